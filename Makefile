@@ -1,0 +1,51 @@
+# Two commands do all set-up on a fresh machine:
+#   make run   - start the service on http://127.0.0.1:8080 (SQLite, demo patients, dev trust)
+#   make test  - lint, type-check, architecture check and every test
+PYTHON ?= python3
+VENV   ?= .venv
+FHIRVENV ?= .venv-fhir
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: run test lint typecheck arch pytest bench install fhir-server clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# The real FHIR server used by the integration tests lives in its own venv (it pins its own deps).
+$(FHIRVENV)/.installed:
+	$(PYTHON) -m venv $(FHIRVENV)
+	$(FHIRVENV)/bin/pip install -q --upgrade pip
+	$(FHIRVENV)/bin/pip install -q 'sekmet-fhir==0.1.1'
+	touch $@
+
+install: $(BIN)/.installed
+
+fhir-server: $(FHIRVENV)/.installed
+
+run: install
+	$(BIN)/nelm-cds serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check nelm_fhir cds_hooks tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+arch: install
+	$(BIN)/lint-imports
+
+pytest: install fhir-server
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck arch pytest
+
+bench: install fhir-server
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) $(FHIRVENV) .pytest_cache .mypy_cache .ruff_cache instance

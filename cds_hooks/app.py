@@ -1,0 +1,31 @@
+"""The app factory: ``create_app(settings)`` builds the Flask app and registers each surface.
+
+Each surface lives in its own module and exposes ``init_app(app, settings)``; the factory calls
+them in order. No configuration is read at import time.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from cds_hooks.config import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Return a configured Flask app; raises on a broken mapping or configuration at start-up."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["NELM_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    # Surfaces register themselves here, one line each (service, security, SMART app, demo, ops).
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    """Return the Settings the app was created with."""
+    settings = app.config["NELM_SETTINGS"]
+    if not isinstance(settings, Settings):
+        raise TypeError("app was not created by create_app")
+    return settings

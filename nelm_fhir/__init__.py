@@ -1,0 +1,1 @@
+"""NELM Pathways core: FHIR R4 ingestion (``ingest``), domain model (``model``), rules (``pathways``)."""
