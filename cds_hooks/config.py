@@ -43,6 +43,7 @@ class Settings:
     pathway_config_file: Path | None = None  # site overrides of configurable thresholds
     smart_config_file: Path | None = None  # SMART app registrations (iss allow-list, client ids)
     secret_key: str | None = None  # Flask session signing; generated per process in development
+    id_hash_key: str = "nelm-development-id-hash-key"  # HMAC key for patient ids in logs/audit; set in production
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -97,6 +98,8 @@ class Settings:
                 values["smart_config_file"] = Path(v)
             if (v := get("SECRET_KEY")) is not None:
                 values["secret_key"] = v
+            if (v := get("ID_HASH_KEY")) is not None:
+                values["id_hash_key"] = v
         except ValueError as exc:
             raise ValueError(f"bad NELM_* setting: {exc}") from exc
         return replace(base, **values)  # type: ignore[arg-type]

@@ -17,9 +17,9 @@ T = TypeVar("T")
 __all__ = [
     "ConditionRecord",
     "ConditionState",
+    "Differentiation",
     "DiseaseStatus",
     "DiseaseTrend",
-    "Differentiation",
     "DrugClass",
     "DrugExposure",
     "ExposureState",
