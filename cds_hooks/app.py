@@ -20,6 +20,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["NELM_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     # Surfaces register themselves here, one line each (service, security, SMART app, demo, ops).
+    from cds_hooks import security
+
+    security.init_app(app, settings)
+    from cds_hooks import demo, ops
+
+    ops.init_app(app, settings)
+    demo.init_app(app, settings)
     return app
 
 

@@ -39,6 +39,7 @@ class Settings:
     fhir_request_timeout_seconds: float = 2.0
     auth_disabled: bool = False  # development only; the start-up log says so loudly
     trust_file: Path | None = None  # JSON: issuers, their JWK Sets / jku allow-lists, fhirServer allow-lists
+    clock_skew_seconds: int = 60  # leeway for JWT exp/iat/nbf; at most 60
     cors_origins: tuple[str, ...] = ("*",)
     pathway_config_file: Path | None = None  # site overrides of configurable thresholds
     smart_config_file: Path | None = None  # SMART app registrations (iss allow-list, client ids)
@@ -90,6 +91,8 @@ class Settings:
                 values["auth_disabled"] = _bool(v)
             if (v := get("TRUST_FILE")) is not None:
                 values["trust_file"] = Path(v)
+            if (v := get("CLOCK_SKEW_SECONDS")) is not None:
+                values["clock_skew_seconds"] = int(v)
             if (v := get("CORS_ORIGINS")) is not None:
                 values["cors_origins"] = tuple(o.strip() for o in v.split(",") if o.strip())
             if (v := get("PATHWAY_CONFIG")) is not None:

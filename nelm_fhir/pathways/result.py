@@ -143,6 +143,7 @@ class DataGap:
     stale: bool = False
     last_seen: dt.date | None = None
     last_source: str | None = None
+    order_label: str | None = None  # short orderable label, e.g. "Liver biopsy: Ki-67 index"
 
     def to_json(self) -> dict[str, Any]:
         """Return the CONTRACT.md section 4 JSON of this gap."""
@@ -158,6 +159,8 @@ class DataGap:
             out["lastSeen"] = self.last_seen.isoformat()
         if self.last_source is not None:
             out["lastSource"] = self.last_source
+        if self.order_label is not None:
+            out["orderLabel"] = self.order_label
         return out
 
 

@@ -1,0 +1,286 @@
+"""Evaluation → patient-view cards: few and useful (CONTRACT.md section 2, PATHWAY.md B25).
+
+One summary card (what is recommended, what to discuss), one warning card per contraindication
+that matters (modalities sharing the same cause are grouped), one data-gap card whose
+suggestions create the missing orders as draft ServiceRequests, an info card naming records that
+could not be read, and always the tumour-board card. Cards support a decision: wording suggests
+("consider", "discuss"), it never commands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from cds_hooks.cardparts import (
+    CardContext,
+    coding_of,
+    criterion_line,
+    evidence_line,
+    label_of,
+    link_to_app,
+    md,
+    new_uuid,
+    short,
+    source_of,
+)
+from nelm_fhir.pathways.result import DataGap, Evaluation, ModalityResult, Status
+
+__all__ = ["MAX_CONTRAINDICATION_CARDS", "patient_view_cards"]
+
+MAX_CONTRAINDICATION_CARDS = 4
+
+# What to order for a missing element (display, Coding). The engine's ``DataGap.order_label``
+# wins when present; otherwise this table, otherwise the gap's first code.
+_ORDERS: dict[str, tuple[str, str, str]] = {
+    "ki67Percent": ("Ki-67 index on a liver metastasis biopsy", "http://loinc.org", "29593-1"),
+    "grade": ("Ki-67 index on a liver metastasis biopsy", "http://loinc.org", "29593-1"),
+    "krenningScore": ("SSTR PET/CT (68Ga-DOTATATE) with Krenning score",
+                      "https://nelm-cds.org/fhir/CodeSystem/nelm-finding", "krenning-score"),
+    "flrPercent": ("CT liver volumetry: future liver remnant",
+                   "https://nelm-cds.org/fhir/CodeSystem/nelm-finding", "flr-percent"),
+    "liverInvolvementPercent": ("CT/MRI liver volumetry: tumour involvement",
+                                "https://nelm-cds.org/fhir/CodeSystem/nelm-finding", "liver-involvement-percent"),
+    "ecog": ("ECOG performance status assessment", "http://loinc.org", "89247-1"),
+    "egfr": ("eGFR (CKD-EPI 2021)", "http://loinc.org", "98979-8"),
+    "platelets": ("Platelet count", "http://loinc.org", "777-3"),
+    "haemoglobin": ("Haemoglobin", "http://loinc.org", "718-7"),
+    "leukocytes": ("Leukocyte count", "http://loinc.org", "6690-2"),
+    "bilirubin": ("Total bilirubin", "http://loinc.org", "1975-2"),
+    "albumin": ("Albumin", "http://loinc.org", "1751-7"),
+    "inr": ("INR", "http://loinc.org", "6301-6"),
+}
+
+
+def _by_status(evaluation: Evaluation, status: Status) -> list[ModalityResult]:
+    return [r for r in evaluation.results if r.status is status]
+
+
+def _names(results: Sequence[ModalityResult]) -> str:
+    return ", ".join(label_of(r.modality) for r in results)
+
+
+def _summary_card(evaluation: Evaluation, ctx: CardContext, folded: Sequence[ModalityResult]) -> dict[str, Any]:
+    recommended = _by_status(evaluation, Status.RECOMMENDED)
+    consider = _by_status(evaluation, Status.CONSIDER)
+    if recommended:
+        head = f"NELM pathway: {_names(recommended[:2])} recommended"
+        if len(recommended) > 2:
+            head += f" (+{len(recommended) - 2})"
+    else:
+        head = "NELM pathway: no option meets all criteria"
+    if consider:
+        head += f"; {len(consider)} option{'s' if len(consider) > 1 else ''} to discuss at MDT"
+    lines = [f"**Evaluation of {md(evaluation.patient)} on {evaluation.evaluated_at.isoformat()}** "
+             f"(rules {md(evaluation.rules_version)}, configuration {md(evaluation.config_name)})", ""]
+    facts = [f"- {md(k)}: {md(json.dumps(v) if isinstance(v, dict | list) else v)}"
+             for k, v in evaluation.profile_summary.items() if v not in (None, "", [], {})]
+    if facts:
+        lines += ["**Facts used**", "", *facts, ""]
+    for title, group in (("Recommended", recommended), ("Consider (discuss at the tumour board)", consider)):
+        if not group:
+            continue
+        lines += [f"**{title}**", ""]
+        for r in group:
+            lines.append(f"- **{label_of(r.modality)}**: {md(r.summary)} {evidence_line(r)}".rstrip())
+            lines += [f"  {criterion_line(c)}" for c in r.criteria if c.met is not None][:6]
+            lines += [f"  - ⚠ {md(w)}" for w in r.warnings]
+            lines += [f"  - {md(n)}" for n in r.notes]
+            lines += [f"  - Outcome: {md(o)}" for o in r.outcomes]
+        lines.append("")
+    not_rec = _by_status(evaluation, Status.NOT_RECOMMENDED)
+    if not_rec:
+        lines += ["**Not recommended**", ""]
+        lines += [f"- {label_of(r.modality)}: {md(r.summary)}" for r in not_rec]
+        lines.append("")
+    if folded:
+        lines += ["**Also contraindicated**", ""]
+        lines += [f"- {label_of(r.modality)}: {md(r.summary)}" for r in folded]
+        lines.append("")
+    if evaluation.notes:
+        lines += ["**Notes**", "", *[f"- {md(n)}" for n in evaluation.notes], ""]
+    if evaluation.problems:
+        lines += ["**Records not used** (unusable data)", "", *[f"- {md(p)}" for p in evaluation.problems], ""]
+    if evaluation.config_overrides:
+        lines += ["Site configuration overrides: "
+                  + ", ".join(f"{md(k)} = {md(v)}" for k, v in evaluation.config_overrides), ""]
+    lines.append("Decision support only: options and criteria are for the treating team and the tumour board.")
+    return {
+        "uuid": new_uuid(),
+        "summary": short(head),
+        "detail": "\n".join(lines),
+        "indicator": "info",
+        "source": source_of(ctx, None, label="NELM Pathways: treatment options"),
+        "links": [link_to_app(ctx, {"view": "pathway"})],
+    }
+
+
+def _cause(result: ModalityResult) -> tuple[str, ...]:
+    unmet = tuple(sorted(c.id for c in result.criteria if c.met is False))
+    return unmet or (result.summary,)
+
+
+def _contraindication_cards(
+    evaluation: Evaluation, ctx: CardContext
+) -> tuple[list[dict[str, Any]], list[ModalityResult]]:
+    groups: dict[tuple[str, ...], list[ModalityResult]] = {}
+    for r in _by_status(evaluation, Status.CONTRAINDICATED):
+        groups.setdefault(_cause(r), []).append(r)
+    ordered = list(groups.values())
+    cards: list[dict[str, Any]] = []
+    folded: list[ModalityResult] = []
+    for group in ordered[MAX_CONTRAINDICATION_CARDS:]:
+        folded.extend(group)
+    for group in ordered[:MAX_CONTRAINDICATION_CARDS]:
+        first = group[0]
+        unmet = [c for c in first.criteria if c.met is False]
+        reason = unmet[0].label if unmet else first.summary
+        summary = short(f"Contraindicated: {_names(group)} ({reason})")
+        lines = [f"**{_names(group)}: contraindicated.** {md(first.summary)}", "", "**Why**", ""]
+        lines += [criterion_line(c) for c in first.criteria if c.met is False] or [f"- {md(first.summary)}"]
+        for r in group:
+            lines += [f"- ⚠ {md(w)}" for w in r.warnings]
+        lines += ["", f"Evidence: {evidence_line(first) or 'see the evidence page'}"]
+        modalities = [r.modality.value for r in group]
+        card: dict[str, Any] = {
+            "uuid": new_uuid(),
+            "summary": summary,
+            "detail": "\n".join(lines),
+            "indicator": "warning",
+            "source": source_of(ctx, first.modality if len(group) == 1 else None,
+                                label=f"NELM Pathways: {label_of(first.modality)}"),
+            "links": [link_to_app(ctx, {"modality": modalities[0]})],
+        }
+        if len(group) > 1:
+            card["extension"] = {"org.nelm-cds.modalities": modalities}
+        cards.append(card)
+    return cards, folded
+
+
+def _order_for(gap: DataGap) -> tuple[str, dict[str, str]]:
+    label = getattr(gap, "order_label", None)
+    known = _ORDERS.get(gap.element)
+    if known is not None:
+        display, system, code = known
+        return (label or display), {"system": system, "code": code, "display": label or display}
+    coding = coding_of(gap.codes[0]) if gap.codes else None
+    display = label or f"{gap.element} (missing input)"
+    if coding is None:
+        return display, {}
+    return display, {**coding, "display": display}
+
+
+def _draft_service_request(ctx: CardContext, display: str, coding: dict[str, str], why: str) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "code": {"text": display, **({"coding": [coding]} if coding else {})},
+        "subject": {"reference": f"Patient/{ctx.patient_id}"},
+        "reasonCode": [{"text": f"NELM pathway data gap: {why}"[:500]}],
+    }
+    if ctx.encounter_id:
+        resource["encounter"] = {"reference": f"Encounter/{ctx.encounter_id}"}
+    if ctx.user_id and ctx.user_id.startswith(("Practitioner/", "PractitionerRole/")):
+        resource["requester"] = {"reference": ctx.user_id}
+    return resource
+
+
+def _data_gap_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, Any] | None:
+    gaps = list(evaluation.data_gaps)
+    if not gaps:
+        return None
+    elements = list(dict.fromkeys(g.element for g in gaps))
+    blocked = list(dict.fromkeys(m for g in gaps for m in g.blocks))
+    summary = f"Missing or stale data: {', '.join(elements[:3])}" + (f" (+{len(elements) - 3})" if len(elements) > 3
+                                                                     else "")
+    if blocked:
+        summary += f"; {len(blocked)} option{'s' if len(blocked) > 1 else ''} cannot be rated"
+    lines = ["**Inputs the pathway needs but the record does not hold (or holds only stale values)**", ""]
+    suggestions: list[dict[str, Any]] = []
+    ordered: set[str] = set()
+    for gap in gaps:
+        state = "stale" if gap.stale else "missing"
+        seen = ""
+        if gap.last_seen is not None:
+            seen = f"; last value {gap.last_seen.isoformat()}"
+            if gap.last_source:
+                seen += f" ({md(gap.last_source)})"
+        codes = ", ".join(f"`{c}`" for c in gap.codes)
+        blocks = ", ".join(label_of(m) for m in gap.blocks)
+        lines.append(f"- **{md(gap.element)}** ({state}{seen}): {md(gap.why)}"
+                     + (f" Codes: {codes}." if codes else "") + (f" Blocks: {blocks}." if blocks else ""))
+        display, coding = _order_for(gap)
+        if display in ordered:
+            continue
+        ordered.add(display)
+        suggestions.append({
+            "label": short(f"Order: {display}", 80),
+            "uuid": new_uuid(),
+            "actions": [{
+                "type": "create",
+                "description": f"Create a draft order: {display}",
+                "resource": _draft_service_request(ctx, display, coding, gap.why),
+            }],
+        })
+    lines += ["", "Suggestions create draft orders for the clinician to review and sign; none is signed here."]
+    card: dict[str, Any] = {
+        "uuid": new_uuid(),
+        "summary": short(summary),
+        "detail": "\n".join(lines),
+        "indicator": "warning",
+        "source": source_of(ctx, blocked[0] if len(blocked) == 1 else None, label="NELM Pathways: data gaps"),
+        "links": [link_to_app(ctx, {"view": "data-gaps"})],
+    }
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = "any"
+    return card
+
+
+def _tumour_board_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, Any]:
+    consider = _by_status(evaluation, Status.CONSIDER)
+    lines = ["Review by the NEN multidisciplinary tumour board is advised for every patient with NELM: the "
+             "review calls MDT discussion \"paramount\" for choosing and sequencing options [14,15].", ""]
+    if consider:
+        lines += ["**Options to discuss**", "", *[f"- {label_of(r.modality)}: {md(r.summary)}" for r in consider], ""]
+    if evaluation.data_gaps:
+        lines += ["**Bring to the meeting**: " + ", ".join(dict.fromkeys(md(g.element) for g in evaluation.data_gaps))
+                  + " (missing or stale).", ""]
+    lines.append("Evidence: [14], [15] (seed review); PATHWAY.md B25.")
+    return {
+        "uuid": new_uuid(),
+        "summary": "Discuss at the NEN multidisciplinary tumour board before deciding on treatment",
+        "detail": "\n".join(lines),
+        "indicator": "info",
+        "source": source_of(ctx, None, label="NELM Pathways: tumour board"),
+        "links": [link_to_app(ctx, {"view": "tumour-board"})],
+    }
+
+
+def unreadable_data_card(ctx: CardContext, reasons: Sequence[str]) -> dict[str, Any]:
+    """Return the info card naming records that could not be read (cards may be incomplete)."""
+    keys = ", ".join(dict.fromkeys(r.split(":", 1)[0] for r in reasons))
+    lines = ["Some of the patient's records could not be read from the EHR, so options that depend on them may "
+             "show as missing data. Re-open the patient to retry.", "", *[f"- {md(r)}" for r in reasons]]
+    return {
+        "uuid": new_uuid(),
+        "summary": short(f"Some records could not be read ({keys}); the pathway may be incomplete"),
+        "detail": "\n".join(lines),
+        "indicator": "info",
+        "source": source_of(ctx, None, label="NELM Pathways"),
+    }
+
+
+def patient_view_cards(evaluation: Evaluation, ctx: CardContext, *, unreadable: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Return the patient-view cards for ``evaluation``, most important first."""
+    contraindications, folded = _contraindication_cards(evaluation, ctx)
+    cards = [_summary_card(evaluation, ctx, folded), *contraindications]
+    gap = _data_gap_card(evaluation, ctx)
+    if gap is not None:
+        cards.append(gap)
+    if unreadable:
+        cards.append(unreadable_data_card(ctx, unreadable))
+    cards.append(_tumour_board_card(evaluation, ctx))
+    return cards

@@ -1,0 +1,231 @@
+"""Draft orders → modality → card, for order-select and order-sign (CONTRACT.md section 2).
+
+Each draft ServiceRequest / MedicationRequest is mapped to a modality: our modality code is
+recognised directly, standard and site codes through the terminology (``mappings/``). The answer
+for that order follows the pathway's status: contraindicated → ``critical`` with override
+reasons and suggestions that remove the order or replace it by the pathway's alternative;
+not-recommended or insufficient data → ``warning``; consider → a brief ``info``; recommended or
+unmapped → no card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cds_hooks.cardparts import (
+    CardContext,
+    criterion_line,
+    evidence_line,
+    label_of,
+    link_to_app,
+    md,
+    new_uuid,
+    short,
+    source_of,
+)
+from nelm_fhir.pathways.result import MODALITY_SYSTEM, Evaluation, Modality, ModalityResult, Status
+
+__all__ = ["OVERRIDE_REASONS", "DraftOrder", "ModalityMapper", "draft_orders_of", "order_cards"]
+
+OVERRIDE_SYSTEM = "https://nelm-cds.org/fhir/CodeSystem/override-reason"
+OVERRIDE_REASONS: tuple[dict[str, str], ...] = (
+    {"system": OVERRIDE_SYSTEM, "code": "mdt-decision", "display": "Decided by the multidisciplinary tumour board"},
+    {"system": OVERRIDE_SYSTEM, "code": "record-incomplete",
+     "display": "Record is incomplete or out of date; the contraindication does not apply"},
+    {"system": OVERRIDE_SYSTEM, "code": "benefit-outweighs-risk",
+     "display": "Expected benefit outweighs the risk for this patient"},
+    {"system": OVERRIDE_SYSTEM, "code": "patient-preference", "display": "Informed patient preference"},
+)
+
+_FAMILIES: tuple[frozenset[Modality], ...] = (
+    frozenset({Modality.CURATIVE_RESECTION, Modality.SIMULTANEOUS_RESECTION, Modality.PORTAL_VEIN_EMBOLIZATION,
+               Modality.TWO_STAGE_HEPATECTOMY, Modality.ALPPS, Modality.CYTOREDUCTIVE_SURGERY,
+               Modality.LIVER_TRANSPLANTATION, Modality.REPEAT_RESECTION}),
+    frozenset({Modality.RFA, Modality.STEREOTACTIC_RFA, Modality.MWA}),
+    frozenset({Modality.TAE, Modality.TACE, Modality.RADIOEMBOLIZATION, Modality.PRRT_PLUS_RADIOEMBOLIZATION}),
+    frozenset({Modality.PRRT, Modality.PRRT_PLUS_RADIOEMBOLIZATION}),
+    frozenset({Modality.SOMATOSTATIN_ANALOGUE, Modality.EVEROLIMUS, Modality.SUNITINIB, Modality.CHEMOTHERAPY,
+               Modality.INTERFERON_ALPHA}),
+)
+_DRUGS = frozenset({Modality.SOMATOSTATIN_ANALOGUE, Modality.EVEROLIMUS, Modality.SUNITINIB, Modality.CHEMOTHERAPY,
+                    Modality.INTERFERON_ALPHA})
+
+# (codings as [{"system": ..., "code": ...}]) -> modality id or None; wraps Terminology.modality_for_order.
+ModalityMapper = Callable[[list[dict[str, str]]], str | None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DraftOrder:
+    """One draft order of the hook: its reference, its codings and the modality it maps to."""
+
+    reference: str | None  # "ServiceRequest/123"; None when the draft has no id
+    resource_type: str
+    display: str
+    codings: tuple[dict[str, str], ...]
+    modality: Modality | None
+
+
+def _codings_of(resource: dict[str, Any]) -> tuple[list[dict[str, str]], str]:
+    concept: Any = None
+    if resource.get("resourceType") == "MedicationRequest":
+        concept = resource.get("medicationCodeableConcept")
+        ref = (resource.get("medicationReference") or {}).get("reference")
+        if concept is None and isinstance(ref, str) and ref.startswith("#"):
+            for contained in resource.get("contained") or []:
+                if isinstance(contained, dict) and contained.get("id") == ref[1:]:
+                    concept = contained.get("code")
+    else:
+        concept = resource.get("code")
+    if not isinstance(concept, dict):
+        return [], ""
+    codings = [
+        {"system": str(c["system"]), "code": str(c["code"])}
+        for c in concept.get("coding") or []
+        if isinstance(c, dict) and isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
+    ]
+    display = concept.get("text") if isinstance(concept.get("text"), str) else ""
+    if not display:
+        for c in concept.get("coding") or []:
+            if isinstance(c, dict) and isinstance(c.get("display"), str):
+                display = c["display"]
+                break
+    return codings, str(display)
+
+
+def draft_orders_of(resources: Sequence[dict[str, Any]], mapper: ModalityMapper,
+                    *, only: Sequence[str] | None = None) -> list[DraftOrder]:
+    """Return the ServiceRequests/MedicationRequests of ``resources`` with their modality (``only``: selections)."""
+    out: list[DraftOrder] = []
+    wanted = set(only) if only is not None else None
+    for resource in resources:
+        kind = resource.get("resourceType")
+        if kind not in {"ServiceRequest", "MedicationRequest"}:
+            continue
+        rid = resource.get("id")
+        reference = f"{kind}/{rid}" if isinstance(rid, str) and rid else None
+        if wanted is not None and reference not in wanted:
+            continue
+        codings, display = _codings_of(resource)
+        modality: Modality | None = None
+        for c in codings:
+            if c["system"] == MODALITY_SYSTEM and c["code"] in Modality._value2member_map_:
+                modality = Modality(c["code"])
+                break
+        if modality is None and codings:
+            mapped = mapper(codings)
+            if mapped is not None and mapped in Modality._value2member_map_:
+                modality = Modality(mapped)
+        out.append(DraftOrder(reference=reference, resource_type=str(kind), display=display or (reference or kind),
+                              codings=tuple(codings), modality=modality))
+    return out
+
+
+def _alternative(evaluation: Evaluation, modality: Modality) -> ModalityResult | None:
+    family = next((f for f in _FAMILIES if modality in f), frozenset())
+    ranked = [
+        r for r in evaluation.results if r.modality is not modality and r.status in (Status.RECOMMENDED, Status.CONSIDER)
+    ]
+    ranked.sort(key=lambda r: (r.modality not in family, r.status is not Status.RECOMMENDED))
+    return ranked[0] if ranked else None
+
+
+def _replacement(ctx: CardContext, order: DraftOrder, alt: ModalityResult) -> dict[str, Any]:
+    coding = {"system": MODALITY_SYSTEM, "code": alt.modality.value, "display": label_of(alt.modality)}
+    resource: dict[str, Any]
+    if alt.modality in _DRUGS:
+        resource = {"resourceType": "MedicationRequest", "status": "draft", "intent": "proposal",
+                    "medicationCodeableConcept": {"coding": [coding], "text": label_of(alt.modality)},
+                    "subject": {"reference": f"Patient/{ctx.patient_id}"}}
+    else:
+        resource = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
+                    "code": {"coding": [coding], "text": label_of(alt.modality)},
+                    "subject": {"reference": f"Patient/{ctx.patient_id}"}}
+    if ctx.encounter_id:
+        resource["encounter"] = {"reference": f"Encounter/{ctx.encounter_id}"}
+    actions: list[dict[str, Any]] = []
+    if order.reference:
+        actions.append({"type": "delete", "description": f"Remove the draft order {order.display}",
+                        "resourceId": order.reference})
+    actions.append({"type": "create", "description": f"Create a draft order: {label_of(alt.modality)}",
+                    "resource": resource})
+    verb = "Replace with" if order.reference else "Add"
+    return {"label": short(f"{verb} {label_of(alt.modality)} ({alt.status.value})", 80), "uuid": new_uuid(),
+            "actions": actions}
+
+
+def _why_lines(result: ModalityResult) -> list[str]:
+    unmet = [criterion_line(c) for c in result.criteria if c.met is not True]
+    return unmet or [f"- {md(result.summary)}"]
+
+
+def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, result: ModalityResult,
+                gap_elements: Sequence[str]) -> dict[str, Any] | None:
+    status = result.status
+    name = label_of(result.modality)
+    if status is Status.RECOMMENDED:
+        return None
+    lines = [f"**Draft order:** {md(order.display)}" + (f" ({md(order.reference)})" if order.reference else "")
+             + f", read as **{name}**.", "", f"**Pathway status: {status.value}.** {md(result.summary)}", ""]
+    if status is Status.CONSIDER:
+        lines += [f"- {md(n)}" for n in (*result.warnings, *result.notes)]
+        lines += ["", "Conditional option: consider discussing it at the NEN tumour board before signing."]
+        return {"uuid": new_uuid(), "summary": short(f"{name}: conditional option, discuss at the tumour board"),
+                "detail": "\n".join(lines), "indicator": "info",
+                "source": source_of(ctx, result.modality, label=f"NELM Pathways: {name}"),
+                "links": [link_to_app(ctx, {"modality": result.modality.value})]}
+    lines += ["**Criteria not met or unknown**", "", *_why_lines(result)]
+    lines += [f"- ⚠ {md(w)}" for w in result.warnings]
+    if status is Status.INSUFFICIENT_DATA and gap_elements:
+        lines += ["", "Missing or stale: " + ", ".join(md(e) for e in gap_elements) + "."]
+    evidence = evidence_line(result)
+    if evidence:
+        lines += ["", f"Evidence: {evidence}"]
+    suggestions: list[dict[str, Any]] = []
+    if order.reference:
+        suggestions.append({"label": short(f"Remove the draft order for {name}", 80), "uuid": new_uuid(),
+                            "actions": [{"type": "delete", "description": f"Remove the draft order {order.display}",
+                                         "resourceId": order.reference}]})
+    alt = _alternative(evaluation, result.modality)
+    if alt is not None and status is not Status.INSUFFICIENT_DATA:
+        suggestions.append(_replacement(ctx, order, alt))
+    if status is Status.CONTRAINDICATED:
+        unmet = [c.label for c in result.criteria if c.met is False]
+        summary = f"Contraindicated: {name} ({unmet[0]})" if unmet else f"Contraindicated: {name}"
+        indicator = "critical"
+    elif status is Status.NOT_RECOMMENDED:
+        summary = f"Not recommended for this patient: {name}"
+        indicator = "warning"
+    else:
+        summary = f"{name}: required data missing ({', '.join(gap_elements[:3]) or 'see detail'})"
+        indicator = "warning"
+    card: dict[str, Any] = {
+        "uuid": new_uuid(),
+        "summary": short(summary),
+        "detail": "\n".join(lines),
+        "indicator": indicator,
+        "source": source_of(ctx, result.modality, label=f"NELM Pathways: {name}"),
+        "links": [link_to_app(ctx, {"modality": result.modality.value})],
+    }
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = "at-most-one"
+    if status is Status.CONTRAINDICATED:
+        card["overrideReasons"] = [dict(r) for r in OVERRIDE_REASONS]
+    return card
+
+
+def order_cards(evaluation: Evaluation, ctx: CardContext, orders: Sequence[DraftOrder]) -> list[dict[str, Any]]:
+    """Return one card per mapped draft order whose modality is not recommended; none for the rest."""
+    cards: list[dict[str, Any]] = []
+    for order in orders:
+        if order.modality is None:
+            continue
+        result = evaluation.result(order.modality)
+        gaps = [g.element for g in evaluation.data_gaps if order.modality in g.blocks]
+        card = _order_card(evaluation, ctx, order, result, list(dict.fromkeys(gaps)))
+        if card is not None:
+            cards.append(card)
+    cards.sort(key=lambda c: {"critical": 0, "warning": 1, "info": 2}[c["indicator"]])
+    return cards

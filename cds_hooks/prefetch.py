@@ -1,0 +1,323 @@
+"""Prefetch templates and their resolution (CDS Hooks 2.0 "Providing FHIR Resources…", STANDARDS.md 1.4).
+
+Each template fetches only what the pathway reads, filtered by code and newest first. Resolution
+per key: a value sent by the client is used as is (``null`` = known empty, never re-queried); a
+missing key, or an OperationOutcome (the client failed), is fetched from ``fhirServer`` with the
+bearer token of ``fhirAuthorization``; a searchset with a ``next`` link is paged. All fetches run
+in parallel, each with a timeout, the whole under one deadline. Required data that cannot be had
+raises ``PreconditionError`` (412); other failures are reported so that a card can name them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+from cds_hooks.errors import PreconditionError
+from cds_hooks.wire import HookRequest
+
+__all__ = [
+    "MAX_PAGES",
+    "PREFETCH_TEMPLATES",
+    "REQUIRED_KEYS",
+    "FetchFailure",
+    "ResolvedPrefetch",
+    "render_template",
+    "resolve_prefetch",
+]
+
+log = logging.getLogger("nelm.cds.prefetch")
+
+LOINC = "http://loinc.org"
+FINDING = "https://nelm-cds.org/fhir/CodeSystem/nelm-finding"
+MAX_PAGES = 10
+PAGE_SIZE = 100
+
+# Laboratory values of PATHWAY.md B16/B19 and markers (TERMINOLOGY.md B.3).
+_LAB_LOINC = (
+    "1975-2", "1751-7", "6301-6", "34714-6",  # bilirubin, albumin, INR
+    "98979-8", "62238-1", "33914-3", "48642-3", "48643-1", "50044-7", "69405-9",  # eGFR
+    "2164-2", "35591-7", "2160-0", "14682-9",  # creatinine clearance, creatinine
+    "777-3", "26515-7", "718-7", "6690-2", "26464-8", "751-8", "26499-4",  # blood counts
+    "9811-1", "25587-7", "30169-7", "1695-6", "14573-0",  # chromogranin A, 5-HIAA
+)
+# Tumour, fitness, disease status and local findings (CONTRACT.md section 3).
+_FINDING_LOINC = ("89247-1", "89243-0", "97509-4", "21889-1", "33728-7")
+_FINDING_LOCAL = (
+    "flr-percent", "liver-involvement-percent", "frilling-type", "resectable-r0", "fit-for-major-surgery",
+    "krenning-score", "fdg-pet-positive", "mitotic-count", "differentiation", "syndrome-refractory-to-ssa",
+    "tumour-burden-symptoms", "achievable-debulking-percent", "primary-status", "lesion-near-hilum",
+    "lesion-subcapsular",
+)
+
+
+def _codes(system: str, codes: tuple[str, ...]) -> str:
+    return ",".join(f"{system}|{c}" for c in codes)
+
+
+_P = "patient={{context.patientId}}"
+
+PREFETCH_TEMPLATES: dict[str, str] = {
+    "patient": "Patient/{{context.patientId}}",
+    # Conditions of a patient are few; NEN, NELM, extrahepatic sites, PVT, hepatic failure and
+    # syndromes span ICD-10-CM prefixes that token search cannot express, so no code filter here.
+    "conditions": f"Condition?{_P}&_count={PAGE_SIZE}",
+    # Every Ki-67 is needed (B2: highest value, primary/liver discordance), newest first.
+    "ki67": f"Observation?{_P}&code={LOINC}|29593-1&_sort=-date&_count={PAGE_SIZE}",
+    "labs": f"Observation?{_P}&code={_codes(LOINC, _LAB_LOINC)}&_sort=-date&_count={PAGE_SIZE}",
+    "findings": (
+        f"Observation?{_P}&code={_codes(LOINC, _FINDING_LOINC)},{_codes(FINDING, _FINDING_LOCAL)}"
+        f"&_sort=-date&_count={PAGE_SIZE}"
+    ),
+    "procedures": f"Procedure?{_P}&_count={PAGE_SIZE}",
+    "medicationRequests": f"MedicationRequest?{_P}&_count={PAGE_SIZE}",
+    "medicationStatements": f"MedicationStatement?{_P}&_count={PAGE_SIZE}",
+}
+
+# Without these the pathway cannot say anything: their absence is a 412, not a degraded answer.
+REQUIRED_KEYS = frozenset({"patient", "conditions"})
+
+_TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
+_USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+
+FhirAllow = Callable[[str | None, str], bool]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchFailure:
+    """A prefetch key whose data could not be read, and why (client-safe text, no token)."""
+
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolvedPrefetch:
+    """Prefetch data after resolution: key → resource, Bundle or None (known empty)."""
+
+    data: dict[str, Any]
+    fetched: tuple[str, ...] = ()  # keys we read from fhirServer ourselves
+    failures: tuple[FetchFailure, ...] = ()
+    queries: int = 0  # HTTP requests sent to fhirServer (pages included)
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+
+def render_template(template: str, context: Mapping[str, Any]) -> str | None:
+    """Return ``template`` with its tokens replaced, or None when a token has no primitive value."""
+    missing = False
+
+    def value_of(match: re.Match[str]) -> str:
+        nonlocal missing
+        name = match.group(1)
+        if name.startswith("context."):
+            value = context.get(name.removeprefix("context."))
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                missing = True
+                return ""
+            return str(value)
+        if name in _USER_TOKENS:
+            user = context.get("userId")
+            prefix = _USER_TOKENS[name] + "/"
+            if isinstance(user, str) and user.startswith(prefix):
+                return user.removeprefix(prefix)
+        missing = True
+        return ""
+
+    rendered = _TOKEN.sub(value_of, template)
+    return None if missing else rendered
+
+
+def _is_operation_outcome(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
+
+
+def _next_link(bundle: Mapping[str, Any]) -> str | None:
+    for link in bundle.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return str(link["url"])
+    return None
+
+
+def _same_server(url: str, base: str) -> bool:
+    """Return True when ``url`` lies under ``base`` (the token never leaves the EHR's server)."""
+    u, b = urlsplit(url), urlsplit(base)
+    return (u.scheme, u.netloc) == (b.scheme, b.netloc) and u.path.startswith(b.path.rstrip("/") + "/")
+
+
+class _Fetcher:
+    """Reads one key from fhirServer: the query, then every ``next`` page, within the deadline."""
+
+    def __init__(self, *, session: requests.Session, base: str, token: str | None, timeout: float,
+                 deadline: float) -> None:
+        self.session = session
+        self.base = base.rstrip("/")
+        self.headers = {"Accept": "application/fhir+json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.timeout = timeout
+        self.deadline = deadline
+        self.queries = 0
+
+    def _get(self, url: str, params: list[tuple[str, str]] | None = None) -> requests.Response:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0.01:
+            raise TimeoutError("deadline reached")
+        self.queries += 1
+        return self.session.get(url, params=params, headers=self.headers, timeout=min(self.timeout, remaining),
+                                allow_redirects=False)
+
+    def _json(self, response: requests.Response, what: str) -> dict[str, Any]:
+        if response.status_code != 200:
+            raise _FetchError(f"{what}: fhirServer answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise _FetchError(f"{what}: fhirServer answered with a body that is not JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+            raise _FetchError(f"{what}: fhirServer answered with something that is not a FHIR resource")
+        return body
+
+    def read(self, query: str) -> Any:
+        """Return the resource, Bundle (all pages merged) or None for a query relative to the base."""
+        path, _, qs = query.partition("?")
+        what = path.split("/")[0]
+        response = self._get(f"{self.base}/{path}", parse_qsl(qs, keep_blank_values=True) if qs else None)
+        if response.status_code in (404, 410) and "/" in path:
+            return None  # a read of a resource that does not exist: known empty
+        body = self._json(response, what)
+        if body["resourceType"] == "Bundle":
+            return self.complete(body, what)
+        if body["resourceType"] == "OperationOutcome":
+            raise _FetchError(f"{what}: fhirServer answered with an OperationOutcome")
+        return body
+
+    def complete(self, bundle: dict[str, Any], what: str) -> dict[str, Any]:
+        """Return ``bundle`` with the entries of every ``next`` page appended (at most MAX_PAGES)."""
+        entries = list(bundle.get("entry") or [])
+        nxt = _next_link(bundle)
+        pages = 1
+        while nxt is not None:
+            if pages >= MAX_PAGES:
+                raise _FetchError(f"{what}: more than {MAX_PAGES} pages of results")
+            if not _same_server(nxt, self.base):
+                raise _FetchError(f"{what}: a next link points outside fhirServer; not followed")
+            page = self._json(self._get(nxt), what)
+            entries.extend(page.get("entry") or [])
+            nxt = _next_link(page)
+            pages += 1
+        merged = {k: v for k, v in bundle.items() if k not in {"link", "entry"}}
+        merged["entry"] = entries
+        merged["total"] = len(entries)
+        return merged
+
+
+class _FetchError(Exception):
+    """A fetch failed with a client-safe reason."""
+
+
+def _fetch_one(fetcher: _Fetcher, key: str, query: str | None, partial: dict[str, Any] | None) -> Any:
+    if partial is not None:
+        return fetcher.complete(partial, key)
+    if query is None:  # pragma: no cover - guarded by the caller
+        raise _FetchError(f"{key}: template could not be rendered")
+    return fetcher.read(query)
+
+
+def resolve_prefetch(
+    req: HookRequest,
+    templates: Mapping[str, str],
+    *,
+    session: requests.Session,
+    timeout: float,
+    deadline_seconds: float,
+    allow: FhirAllow,
+    issuer: str | None = None,
+    required: frozenset[str] = REQUIRED_KEYS,
+) -> ResolvedPrefetch:
+    """Return every template's data; raises PreconditionError (412) when required data cannot be had."""
+    start = time.monotonic()
+    data: dict[str, Any] = {}
+    failures: list[FetchFailure] = []
+    notes: list[str] = []
+    todo: dict[str, tuple[str | None, dict[str, Any] | None]] = {}
+    for key, template in templates.items():
+        query = render_template(template, req.context)
+        if key in req.prefetch:
+            value = req.prefetch[key]
+            if value is None:
+                data[key] = None
+            elif _is_operation_outcome(value):
+                notes.append(f"the EHR could not prefetch {key}")
+                todo[key] = (query, None)
+            elif value.get("resourceType") == "Bundle" and _next_link(value) is not None:
+                todo[key] = (query, value)
+            else:
+                data[key] = value
+        elif query is not None:
+            todo[key] = (query, None)
+
+    fetched: list[str] = []
+    queries = 0
+    if todo:
+        can_fetch = req.fhir_server is not None and allow(issuer, req.fhir_server)
+        if not can_fetch:
+            why = ("no fhirServer was sent" if req.fhir_server is None
+                   else "fhirServer is not allowed for this client")
+            for key, (_, partial) in todo.items():
+                if partial is not None:
+                    data[key] = partial  # the first page is what we have
+                    failures.append(FetchFailure(key=key, reason=f"{key}: further pages not read ({why})"))
+                else:
+                    failures.append(FetchFailure(key=key, reason=f"{key}: not prefetched and {why}"))
+        else:
+            token = req.fhir_authorization.access_token if req.fhir_authorization else None
+            fetcher = _Fetcher(session=session, base=str(req.fhir_server), token=token, timeout=timeout,
+                               deadline=start + deadline_seconds)
+            pool = cf.ThreadPoolExecutor(max_workers=min(8, len(todo)), thread_name_prefix="nelm-prefetch")
+            futures = {pool.submit(_fetch_one, fetcher, key, q, partial): key for key, (q, partial) in todo.items()}
+            done, pending = cf.wait(futures, timeout=max(0.0, start + deadline_seconds - time.monotonic()))
+            pool.shutdown(wait=False, cancel_futures=True)
+            for future in done:
+                key = futures[future]
+                try:
+                    data[key] = future.result()
+                    fetched.append(key)
+                except _FetchError as exc:
+                    failures.append(FetchFailure(key=key, reason=str(exc)))
+                except (requests.RequestException, TimeoutError) as exc:
+                    kind = "timed out" if isinstance(exc, requests.Timeout | TimeoutError) else "failed"
+                    failures.append(FetchFailure(key=key, reason=f"{key}: request to fhirServer {kind}"))
+            for future in pending:
+                failures.append(FetchFailure(key=futures[future], reason=f"{futures[future]}: deadline reached"))
+            queries = fetcher.queries
+            if failures:
+                log.info("prefetch: %d of %d fallback queries failed", len(failures), len(todo))
+
+    missing_required = sorted(k for k in required if k in templates and k not in data)
+    if missing_required:
+        reasons = "; ".join(f.reason for f in failures if f.key in missing_required)
+        raise PreconditionError(
+            f"required data could not be obtained ({', '.join(missing_required)}): {reasons}. "
+            "Send these prefetch keys, or fhirServer with fhirAuthorization."
+        )
+    absent = sorted(f.key for f in failures if f.key not in req.prefetch)
+    if req.fhir_server is None and absent:
+        # Keys neither prefetched nor reported as failed, and no server to read them: the spec's 412.
+        raise PreconditionError("prefetch keys missing and no fhirServer to read them from: " + ", ".join(absent))
+    failures.sort(key=lambda f: f.key)
+    return ResolvedPrefetch(data=data, fetched=tuple(sorted(fetched)), failures=tuple(failures), queries=queries,
+                            seconds=time.monotonic() - start, notes=tuple(notes))

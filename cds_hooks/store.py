@@ -1,0 +1,314 @@
+"""Persistence of feedback, the hook audit trail and the JWT replay cache (SQLAlchemy 2.0).
+
+SQLite by default (``settings.database_url``; the folder is created), PostgreSQL through
+``NELM_DATABASE_URL``. The schema is owned by Alembic (``cds_hooks/migrations``, first revision
+``0001_initial``); ``Store.upgrade()`` applies it at app start and ``nelm-cds db upgrade`` from the
+command line. Nothing here stores PHI or tokens: patients appear only as keyed hashes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from flask import Flask
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from cds_hooks.config import Settings
+
+__all__ = ["AuditRecord", "FeedbackRecord", "Store", "init_app", "metadata", "upgrade_main"]
+
+log = logging.getLogger("nelm.cds.store")
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+HEAD_REVISION = "0001_initial"
+
+metadata = sa.MetaData()
+
+feedback_table = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("service_id", sa.String(64), nullable=False),
+    sa.Column("card_uuid", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("outcome_timestamp", sa.DateTime(), nullable=False),
+    sa.Column("accepted_suggestions", sa.Text(), nullable=False, server_default="[]"),
+    sa.Column("override_reason_system", sa.String(255)),
+    sa.Column("override_reason_code", sa.String(128)),
+    sa.Column("override_reason_display", sa.String(512)),
+    sa.Column("user_comment", sa.Text()),
+    sa.Column("received_at", sa.DateTime(), nullable=False),
+    sa.UniqueConstraint("service_id", "card_uuid", "outcome", "outcome_timestamp", name="uq_feedback_item"),
+)
+
+hook_audit_table = sa.Table(
+    "hook_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(), nullable=False),
+    sa.Column("service_id", sa.String(64), nullable=False),
+    sa.Column("hook", sa.String(64), nullable=False),
+    sa.Column("hook_instance", sa.String(128)),
+    sa.Column("patient_hash", sa.String(64)),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("card_count", sa.Integer, nullable=False),
+    sa.Column("statuses", sa.Text(), nullable=False, server_default="{}"),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("fhir_queries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("fhir_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_hook_audit_at", "at"),
+)
+
+jwt_replay_table = sa.Table(
+    "jwt_replay",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issuer", sa.String(512), nullable=False),
+    sa.Column("jti", sa.String(256), nullable=False),
+    sa.Column("expires_at", sa.DateTime(), nullable=False),
+    sa.UniqueConstraint("issuer", "jti", name="uq_jwt_replay_issuer_jti"),
+    sa.Index("ix_jwt_replay_expires_at", "expires_at"),
+)
+
+
+def _utc_naive(value: dt.datetime) -> dt.datetime:
+    """Return ``value`` as a naive UTC datetime (stored the same way on SQLite and PostgreSQL)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackRecord:
+    """One feedback item as stored."""
+
+    service_id: str
+    card_uuid: str
+    outcome: str
+    outcome_timestamp: dt.datetime
+    accepted_suggestions: tuple[str, ...] = ()
+    override_reason_system: str | None = None
+    override_reason_code: str | None = None
+    override_reason_display: str | None = None
+    user_comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRecord:
+    """One hook call: what was shown, to which (hashed) patient, how fast. No PHI, no tokens."""
+
+    service_id: str
+    hook: str
+    hook_instance: str | None
+    patient_hash: str | None
+    status_code: int
+    card_count: int
+    statuses: Mapping[str, str]
+    latency_ms: float
+    fhir_queries: int = 0
+    fhir_failures: int = 0
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _prepare_sqlite_path(url: str) -> None:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Store:
+    """The service's database: feedback, audit, JWT replay cache. Thread-safe (one Engine)."""
+
+    def __init__(self, url: str) -> None:
+        _prepare_sqlite_path(url)
+        self.url = url
+        kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
+        self.engine: Engine = sa.create_engine(url, **kwargs)
+
+    @property
+    def backend(self) -> str:
+        """Return the SQLAlchemy backend name (``sqlite`` or ``postgresql``)."""
+        return self.engine.dialect.name
+
+    def upgrade(self) -> None:
+        """Apply every Alembic migration (idempotent; serialised across replicas on PostgreSQL)."""
+        with self.engine.begin() as conn:
+            if self.backend == "postgresql":
+                # One replica migrates at a time; the lock ends with the transaction.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(774411001)"))
+            config = _alembic_config(self.url)
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def revision(self) -> str | None:
+        """Return the applied Alembic revision, or None before the first migration."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return str(value) if value is not None else None
+
+    def ping(self) -> bool:
+        """Return True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            log.warning("database ping failed: %s", type(exc).__name__)
+            return False
+        return True
+
+    def remember_jti(self, issuer: str, jti: str, expires_at: dt.datetime) -> bool:
+        """Return True the first time (issuer, jti) is seen, False for a replay still within its lifetime."""
+        expires = _utc_naive(expires_at)
+        now = _now()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(jwt_replay_table.insert().values(issuer=issuer, jti=jti, expires_at=expires))
+        except IntegrityError:
+            with self.engine.begin() as conn:
+                # An expired entry may be reused: its token can no longer be valid anyway.
+                result = conn.execute(
+                    jwt_replay_table.update()
+                    .where(jwt_replay_table.c.issuer == issuer, jwt_replay_table.c.jti == jti,
+                           jwt_replay_table.c.expires_at < now)
+                    .values(expires_at=expires)
+                )
+                return bool(result.rowcount == 1)
+        return True
+
+    def purge_expired_jtis(self) -> int:
+        """Delete replay entries whose token expired; return how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(jwt_replay_table.delete().where(jwt_replay_table.c.expires_at < _now()))
+            return int(result.rowcount or 0)
+
+    def save_feedback(self, records: Sequence[FeedbackRecord]) -> int:
+        """Store feedback items idempotently; return how many were new (duplicates are ignored)."""
+        new = 0
+        for record in records:
+            row = {
+                "service_id": record.service_id,
+                "card_uuid": record.card_uuid,
+                "outcome": record.outcome,
+                "outcome_timestamp": _utc_naive(record.outcome_timestamp),
+                "accepted_suggestions": json.dumps(list(record.accepted_suggestions)),
+                "override_reason_system": record.override_reason_system,
+                "override_reason_code": record.override_reason_code,
+                "override_reason_display": record.override_reason_display,
+                "user_comment": record.user_comment,
+                "received_at": _now(),
+            }
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(feedback_table.insert().values(**row))
+                new += 1
+            except IntegrityError:
+                continue  # the same report again: idempotent by the unique constraint
+        return new
+
+    def feedback_for(self, card_uuid: str) -> list[dict[str, Any]]:
+        """Return the stored feedback rows of one card, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(feedback_table).where(feedback_table.c.card_uuid == card_uuid).order_by(feedback_table.c.id)
+            ).mappings()
+            return [_decode_feedback(dict(r)) for r in rows]
+
+    def record_audit(self, record: AuditRecord) -> None:
+        """Append one audit row (raises SQLAlchemyError if the database is down)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                hook_audit_table.insert().values(
+                    at=_now(),
+                    service_id=record.service_id,
+                    hook=record.hook,
+                    hook_instance=record.hook_instance,
+                    patient_hash=record.patient_hash,
+                    status_code=record.status_code,
+                    card_count=record.card_count,
+                    statuses=json.dumps(dict(record.statuses), sort_keys=True),
+                    latency_ms=record.latency_ms,
+                    fhir_queries=record.fhir_queries,
+                    fhir_failures=record.fhir_failures,
+                )
+            )
+
+    def recent_audit(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Return the newest audit rows, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(hook_audit_table).order_by(hook_audit_table.c.id.desc()).limit(limit)
+            ).mappings()
+            out = []
+            for r in rows:
+                item = dict(r)
+                item["statuses"] = json.loads(item["statuses"])
+                out.append(item)
+            return out
+
+    def dispose(self) -> None:
+        """Close the connection pool."""
+        self.engine.dispose()
+
+
+def _decode_feedback(row: dict[str, Any]) -> dict[str, Any]:
+    row["accepted_suggestions"] = json.loads(row["accepted_suggestions"])
+    return row
+
+
+def upgrade_connection(conn: Connection, url: str) -> None:
+    """Apply migrations on an open connection (used by tests that manage their own database)."""
+    config = _alembic_config(url)
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Create the Store for ``settings.database_url``, migrate it, keep it at ``app.extensions["nelm_store"]``."""
+    store = Store(settings.database_url)
+    store.upgrade()
+    app.extensions["nelm_store"] = store
+
+
+def store_of(app: Flask) -> Store:
+    """Return the app's Store; raises RuntimeError when ``init_app`` was not called."""
+    store = app.extensions.get("nelm_store")
+    if not isinstance(store, Store):
+        raise RuntimeError("the store is not initialised: create_app must call store.init_app")
+    return store
+
+
+def upgrade_main() -> int:
+    """``nelm-cds db upgrade``: migrate NELM_DATABASE_URL to the newest revision; return the exit status."""
+    settings = Settings.from_env()
+    store = Store(settings.database_url)
+    try:
+        store.upgrade()
+        print(f"database at revision {store.revision()}")  # noqa: T201 - command output
+    except SQLAlchemyError as exc:
+        print(f"nelm-cds db upgrade: {type(exc).__name__}: {exc}", file=__import__("sys").stderr)  # noqa: T201
+        return 1
+    finally:
+        store.dispose()
+    return 0

@@ -1,0 +1,371 @@
+"""The gates every modality shares, computed once per evaluation (PATHWAY.md A.4 steps 0–3).
+
+Histology (B3, B5, B6), fitness (B7), extrahepatic disease (B9), bilio-enteric anastomosis (B15),
+hepatic insufficiency (B16), portal vein thrombosis (B17), the disease course (B12) and
+staleness (B24). Each is a named value with the FHIR references it was read from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from nelm_fhir.model import (
+    ConditionRecord,
+    Differentiation,
+    DiseaseTrend,
+    ExtrahepaticFinding,
+    Fact,
+    FrillingType,
+    Grade,
+    GradeAssessment,
+    LabKind,
+    LiverLesion,
+    NelmProfile,
+    PrimarySite,
+    PrimaryStatus,
+    ProcedureKind,
+    ProcedureRecord,
+    SyndromeFinding,
+)
+from nelm_fhir.model.facts import ConditionState
+from nelm_fhir.pathways.config import PathwayConfig
+from nelm_fhir.pathways.gaps import Staleness
+
+__all__ = ["NEC_CODES", "Context", "Reading", "build_context", "months_between"]
+
+T = TypeVar("T")
+
+# B3: poorly differentiated NEC from morphology or diagnosis codes (matched on code, never display).
+NEC_CODES = frozenset(
+    {
+        "8246/3", "8013/3", "8041/3",  # ICD-O-3
+        "C7A.1",  # ICD-10-CM
+        "128628002", "719105002", "74364000", "253000007", "55937004", "123631000119103",  # SNOMED CT
+        "721671006", "1186869002", "107811000119106", "135091000119106",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reading(Generic[T]):
+    """A value as the engine may use it: ``value`` is None when missing or stale."""
+
+    element: str
+    value: T | None
+    source: str | None = None
+    date: dt.date | None = None
+    stale: bool = False
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Return the FHIR reference as a tuple (empty when none)."""
+        return (self.source,) if self.source else ()
+
+
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Return the whole calendar months from ``start`` to ``end`` (0 when end precedes start)."""
+    months = (end.year - start.year) * 12 + end.month - start.month - (1 if end.day < start.day else 0)
+    return max(months, 0)
+
+
+def _code(system_code: str) -> str:
+    return system_code.rsplit("|", 1)[-1].strip()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    """Shared derived facts of one evaluation; built by ``build_context``."""
+
+    profile: NelmProfile
+    now: dt.date
+    config: PathwayConfig
+    grade: GradeAssessment | None
+    nec: bool
+    nec_sources: tuple[str, ...]
+    differentiation_unknown_high_grade: bool  # Ki-67 > 20 % and no differentiation recorded
+    ki67: Reading[float]
+    unfit: bool | None
+    fitness_sources: tuple[str, ...]
+    fitness_note: str
+    distant: tuple[ExtrahepaticFinding, ...]
+    regional: tuple[ExtrahepaticFinding, ...]
+    bilio_enteric: tuple[ProcedureRecord, ...]
+    pvt: tuple[ConditionRecord, ...]
+    hepatic_failure: tuple[ConditionRecord, ...]
+    labs: dict[LabKind, Reading[float]]
+    renal: Reading[float]
+    krenning: Reading[int]
+    fdg: Reading[bool]
+    flr: Reading[float]
+    involvement: Reading[float]
+    lesions: tuple[LiverLesion, ...]  # fresh lesions with a known size
+    largest_cm: Reading[float]
+    lesion_count: int | None
+    age: Reading[int]
+    months_stable: int | None
+    progressive: bool | None
+    course_sources: tuple[str, ...]
+    recurrent: bool
+    syndromes: tuple[SyndromeFinding, ...]
+    stale: dict[str, Staleness] = field(default_factory=dict)
+
+    # Named intermediate results, read like the guideline.
+    @property
+    def g3_net(self) -> bool:
+        """Return True for a well-differentiated (or not poorly differentiated) G3 tumour."""
+        return self.grade is not None and self.grade.grade is Grade.G3 and not self.nec
+
+    @property
+    def primary_site(self) -> PrimarySite | None:
+        """Return the primary site, UNKNOWN for an unknown primary, None when not recorded."""
+        primary = self.profile.primary
+        if primary is None:
+            return None
+        if primary.status is PrimaryStatus.UNKNOWN_PRIMARY:
+            return PrimarySite.UNKNOWN
+        return primary.site
+
+    @property
+    def unknown_primary(self) -> bool:
+        """Return True when the record names an unknown primary (B22)."""
+        return self.primary_site is PrimarySite.UNKNOWN
+
+    @property
+    def primary_in_situ(self) -> bool:
+        """Return True when the primary is recorded as still in place."""
+        primary = self.profile.primary
+        return primary is not None and primary.status is PrimaryStatus.IN_SITU
+
+    @property
+    def frilling(self) -> FrillingType | None:
+        """Return the recorded Frilling type, or None."""
+        fact = self.profile.frilling_type
+        return fact.value if fact else None
+
+    @property
+    def resectable_r0(self) -> Fact[bool] | None:
+        """Return the MDT judgement on R0 resectability, or None."""
+        return self.profile.resectable_r0
+
+    @property
+    def unresectable(self) -> bool:
+        """Return True when the MDT says no R0 resection or the disease is diffuse (Frilling III)."""
+        r0 = self.resectable_r0
+        return (r0 is not None and r0.value is False) or self.frilling is FrillingType.III
+
+    @property
+    def multiple_or_advanced(self) -> bool:
+        """Return True for multiple NELM or an advanced liver burden (B18)."""
+        count = self.lesion_count or 0
+        involvement = self.involvement.value
+        return (
+            count >= 2
+            or self.frilling in (FrillingType.II, FrillingType.III)
+            or (involvement is not None and involvement >= self.config.value("bulky.min-involvement-percent"))
+        )
+
+    @property
+    def sstr_positive(self) -> bool | None:
+        """Return SSTR status from the Krenning score (≥ 2 positive), None when unknown."""
+        if self.krenning.value is None:
+            return None
+        return self.krenning.value >= self.config.value("prrt.min-krenning")
+
+    @property
+    def functional(self) -> tuple[SyndromeFinding, ...]:
+        """Return the active functional syndromes."""
+        return tuple(s for s in self.syndromes if s.state is ConditionState.ACTIVE)
+
+    @property
+    def refractory_syndrome(self) -> bool:
+        """Return True for an active syndrome recorded as refractory to SSA."""
+        fact = self.profile.syndrome_refractory_to_ssa
+        return bool(self.functional) and fact is not None and fact.value is True
+
+    @property
+    def burden_symptoms(self) -> bool:
+        """Return True when symptoms attributable to tumour burden are recorded."""
+        fact = self.profile.tumour_burden_symptoms
+        return fact is not None and fact.value is True
+
+    @property
+    def extrahepatic_any(self) -> tuple[ExtrahepaticFinding, ...]:
+        """Return every active extrahepatic finding, distant or regional."""
+        return self.distant + self.regional
+
+    def lab(self, kind: LabKind) -> Reading[float]:
+        """Return the usable reading of a laboratory value."""
+        return self.labs[kind]
+
+    def threshold(self, key: str) -> float:
+        """Return the configured threshold ``key``."""
+        return self.config.value(key)
+
+
+_LAB_ELEMENTS = {
+    LabKind.PLATELETS: "platelets",
+    LabKind.HAEMOGLOBIN: "haemoglobin",
+    LabKind.LEUKOCYTES: "leukocytes",
+    LabKind.BILIRUBIN: "bilirubin",
+    LabKind.ALBUMIN: "albumin",
+    LabKind.INR: "inr",
+    LabKind.EGFR: "renalFunction",
+    LabKind.CRCL: "renalFunction",
+}
+
+
+class _Builder:
+    """Collects readings and their staleness while the context is built."""
+
+    def __init__(self, now: dt.date, config: PathwayConfig) -> None:
+        self.now = now
+        self.config = config
+        self.stale: dict[str, Staleness] = {}
+
+    def window(self, kind: str) -> int:
+        return int(self.config.value(f"staleness.{kind}-days"))
+
+    def fresh(self, element: str, date: dt.date | None, source: str | None, kind: str) -> bool:
+        days = self.window(kind)
+        if date is None or (self.now - date).days <= days:
+            return True
+        previous = self.stale.get(element)
+        if previous is None or (previous.last_seen or dt.date.min) < date:
+            self.stale[element] = Staleness(last_seen=date, last_source=source, max_age_days=days)
+        return False
+
+    def fact(self, element: str, fact: Fact[T] | None, kind: str | None) -> Reading[T]:
+        if fact is None:
+            return Reading(element=element, value=None)
+        ok = kind is None or self.fresh(element, fact.date, fact.source, kind)
+        return Reading(element=element, value=fact.value if ok else None, source=fact.source,
+                       date=fact.date, stale=not ok)
+
+
+def _course(profile: NelmProfile, b: _Builder) -> tuple[int | None, bool | None, tuple[str, ...]]:
+    """B12: months of the current unbroken stable/improved run, progression, and their sources."""
+    statuses = sorted(profile.disease_status, key=lambda s: s.date or dt.date.min, reverse=True)
+    if not statuses:
+        return None, None, ()
+    newest = statuses[0]
+    if not b.fresh("monthsStable", newest.date, newest.source, "imaging"):
+        return None, None, (newest.source,)
+    if newest.trend is DiseaseTrend.WORSENED:
+        return 0, True, (newest.source,)
+    run = []
+    for status in statuses:
+        if status.trend not in (DiseaseTrend.STABLE, DiseaseTrend.IMPROVED):
+            break
+        run.append(status)
+    if not run or run[-1].date is None:
+        return None, False if run else None, tuple(s.source for s in statuses[:1])
+    return months_between(run[-1].date, b.now), False, tuple(s.source for s in run)
+
+
+def _nec(profile: NelmProfile) -> tuple[bool, tuple[str, ...]]:
+    sources: list[str] = []
+    if profile.differentiation is not None and profile.differentiation.value is Differentiation.POOR:
+        sources.append(profile.differentiation.source)
+    sources.extend(f.source for f in profile.morphology_codes if _code(f.value) in NEC_CODES)
+    if profile.primary is not None and _code(profile.primary.code) in NEC_CODES:
+        sources.append(profile.primary.source)
+    return bool(sources), tuple(dict.fromkeys(sources))
+
+
+def _fitness(profile: NelmProfile, b: _Builder) -> tuple[bool | None, tuple[str, ...], str]:
+    """B7: unfit when fit-for-major-surgery is false, ECOG ≥ 3 (or Karnofsky ≤ 40)."""
+    ecog = b.fact("fitness", profile.ecog, "performance-status")
+    kps = b.fact("fitness", profile.karnofsky, "performance-status")
+    flag = profile.fit_for_major_surgery
+    if flag is not None and flag.value is False:
+        return True, (flag.source,), "MDT: not fit for major surgery"
+    if ecog.value is not None and ecog.value >= 3:
+        return True, ecog.sources, f"ECOG {ecog.value}"
+    if ecog.value is None and kps.value is not None and kps.value <= 40:
+        return True, kps.sources, f"Karnofsky {kps.value} %"
+    if flag is not None or ecog.value is not None or kps.value is not None:
+        parts = [f"ECOG {ecog.value}"] if ecog.value is not None else []
+        if ecog.value is None and kps.value is not None:
+            parts.append(f"Karnofsky {kps.value} %")
+        if flag is not None:
+            parts.append("MDT: fit for major surgery")
+        sources = ecog.sources + (kps.sources if ecog.value is None else ()) + ((flag.source,) if flag else ())
+        return False, sources, ", ".join(parts)
+    return None, (), "performance status not recorded" + (" (stale)" if "fitness" in b.stale else "")
+
+
+def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> Context:
+    """Return the shared gates of one evaluation; pure (reads only its arguments)."""
+    b = _Builder(now, config)
+    grade = profile.grade
+    nec, nec_sources = _nec(profile)
+    diff = profile.differentiation.value if profile.differentiation else Differentiation.UNKNOWN
+    high = grade is not None and grade.grade is Grade.G3
+    ki67 = Reading(
+        element="ki67Percent",
+        value=grade.ki67_percent if grade else None,
+        source=grade.sources[0] if grade and grade.sources else None,
+    )
+    unfit, fitness_sources, fitness_note = _fitness(profile, b)
+    labs: dict[LabKind, Reading[float]] = {}
+    for kind in LabKind:
+        latest = profile.latest_lab(kind)
+        element = _LAB_ELEMENTS.get(kind, kind.value)
+        if latest is None:
+            labs[kind] = Reading(element=element, value=None)
+            continue
+        ok = b.fresh(element, latest.date, latest.source, "labs")
+        labs[kind] = Reading(element=element, value=latest.value if ok else None, source=latest.source,
+                             date=latest.date, stale=not ok)
+    renal_candidates = [r for r in (labs[LabKind.EGFR], labs[LabKind.CRCL]) if r.value is not None]
+    # B19 says "eGFR or creatinine clearance": either adequate value suffices (measured GFR confirms).
+    renal = max(renal_candidates, key=lambda r: r.value or 0.0) if renal_candidates else Reading(
+        element="renalFunction", value=None)
+    fresh_lesions = tuple(
+        lesion for lesion in profile.lesions
+        if lesion.size_cm is not None and b.fresh("lesionSize", lesion.date, lesion.source, "imaging")
+    )
+    largest = max(fresh_lesions, key=lambda lesion: lesion.size_cm or 0.0, default=None)
+    count = profile.lesion_count.value if profile.lesion_count else (len(profile.lesions) or None)
+    months, progressive, course_sources = _course(profile, b)
+    age_fact = profile.age_years
+    recurrent = profile.recurrent_nelm is not None and profile.recurrent_nelm.value is True
+    recurrent = recurrent or any(n.recurrence for n in profile.active(profile.nelm))
+    return Context(
+        profile=profile,
+        now=now,
+        config=config,
+        grade=grade,
+        nec=nec,
+        nec_sources=nec_sources,
+        differentiation_unknown_high_grade=high and not nec and diff is Differentiation.UNKNOWN,
+        ki67=ki67,
+        unfit=unfit,
+        fitness_sources=fitness_sources,
+        fitness_note=fitness_note,
+        distant=tuple(f for f in profile.extrahepatic if f.distant and f.state is ConditionState.ACTIVE),
+        regional=tuple(f for f in profile.extrahepatic if not f.distant and f.state is ConditionState.ACTIVE),
+        bilio_enteric=profile.procedures_of(ProcedureKind.WHIPPLE, ProcedureKind.BILIO_ENTERIC_ANASTOMOSIS),
+        pvt=profile.active(profile.portal_vein_thrombosis),
+        hepatic_failure=profile.active(profile.hepatic_failure),
+        labs=labs,
+        renal=renal,
+        krenning=b.fact("krenningScore", profile.krenning_score, "imaging"),
+        fdg=b.fact("fdgPetPositive", profile.fdg_pet_positive, "imaging"),
+        flr=b.fact("flrPercent", profile.flr_percent, "imaging"),
+        involvement=b.fact("liverInvolvementPercent", profile.liver_involvement_percent, "imaging"),
+        lesions=fresh_lesions,
+        largest_cm=Reading(element="lesionSize", value=largest.size_cm, source=largest.source, date=largest.date)
+        if largest else Reading(element="lesionSize", value=None, stale="lesionSize" in b.stale),
+        lesion_count=count,
+        age=Reading(element="ageYears", value=age_fact.value, source=age_fact.source) if age_fact
+        else Reading(element="ageYears", value=None),
+        months_stable=months,
+        progressive=progressive,
+        course_sources=course_sources,
+        recurrent=recurrent,
+        syndromes=profile.syndromes,
+        stale=b.stale,
+    )

@@ -1,0 +1,141 @@
+"""How one modality's criteria become its status: the precedence every rule shares.
+
+1. a present contraindication → ``contraindicated``;
+2. a missing grade for a grade-dependent option (B4) → ``insufficient-data``;
+3. an unmet indication → ``not-recommended``;
+4. a missing required input (B26) or a stale one (B24) → ``insufficient-data``;
+5. otherwise the rule's positive status, lowered by any "at most C" cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nelm_fhir.pathways.gates import Context
+from nelm_fhir.pathways.gaps import INPUTS
+from nelm_fhir.pathways.result import Criterion, Modality, ModalityResult, Status
+
+__all__ = ["SUMMARY_LIMIT", "Verdict"]
+
+SUMMARY_LIMIT = 139
+_RANK = {Status.RECOMMENDED: 0, Status.CONSIDER: 1}
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
+
+
+@dataclass(slots=True)
+class Verdict:
+    """Collects one modality's criteria and decides its status by the shared precedence."""
+
+    modality: Modality
+    ctx: Context
+    grade_dependent: bool = False
+    beyond_source_review: bool = False
+    criteria: list[Criterion] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # input elements (gaps.INPUTS keys)
+    _contra: list[str] = field(default_factory=list)
+    _unmet: list[str] = field(default_factory=list)
+    _caps: list[str] = field(default_factory=list)
+    _grade_missing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.grade_dependent and self.ctx.grade is None and not self.ctx.nec:
+            self._grade_missing = True
+            self.criteria.append(Criterion(
+                id="grade-known", label="grade known (Ki-67 or mitotic count)", met=None,
+                note="no Ki-67 and no mitotic count: grade-dependent option cannot be rated (B4)",
+                evidence=("[2]",),
+            ))
+            self.missing.append("ki67Percent")
+        if self.ctx.differentiation_unknown_high_grade and self.grade_dependent:
+            self.criteria.append(Criterion(
+                id="differentiation-known", label="differentiation known (NET G3 vs NEC)", met=None,
+                note="Ki-67 > 20 % without a recorded differentiation: NEC cannot be excluded (B3)",
+            ))
+            self.missing.append("differentiation")
+
+    def criterion(self, criterion: Criterion) -> Criterion:
+        """Record a criterion that informs but does not decide; return it."""
+        self.criteria.append(criterion)
+        return criterion
+
+    def contraindication(self, criterion: Criterion, reason: str) -> bool:
+        """Record a criterion phrased as the absence of a contraindication; True if present."""
+        self.criteria.append(criterion)
+        if criterion.met is False:
+            self._contra.append(reason)
+            return True
+        return False
+
+    def indication(self, criterion: Criterion, reason: str, *, needs: tuple[str, ...] = ()) -> bool | None:
+        """Record an indication: unmet → not-recommended; unknown → the inputs ``needs`` are missing."""
+        self.criteria.append(criterion)
+        if criterion.met is False:
+            self._unmet.append(reason)
+        elif criterion.met is None:
+            self.missing.extend(needs)
+        return criterion.met
+
+    def require(self, *elements: str) -> None:
+        """Record required inputs that are missing or stale."""
+        self.missing.extend(elements)
+
+    def cap(self, reason: str) -> None:
+        """Lower a positive status to at most ``consider`` and say why."""
+        self._caps.append(reason)
+
+    @property
+    def contraindicated(self) -> bool:
+        """Return True when a contraindication has been recorded."""
+        return bool(self._contra)
+
+    def decide(self, positive: Status, summary: str) -> ModalityResult:
+        """Return the result: status by the shared precedence, summary naming the decisive reason."""
+        status, text = self._status(positive, summary)
+        evidence = self.ctx.config.evidence_for(self.modality)
+        refs: dict[str, None] = dict.fromkeys(evidence.evidence)
+        for c in self.criteria:
+            refs.update(dict.fromkeys(c.evidence))
+        return ModalityResult(
+            modality=self.modality,
+            status=status,
+            summary=_clip(text),
+            criteria=tuple(self.criteria),
+            evidence=tuple(sorted(refs, key=_ref_key)),
+            outcomes=evidence.outcomes,
+            warnings=tuple(dict.fromkeys(self.warnings)),
+            notes=tuple(dict.fromkeys(self.notes + self._caps_notes(status))),
+            beyond_source_review=self.beyond_source_review,
+        )
+
+    @property
+    def blocking(self) -> tuple[str, ...]:
+        """Return the missing input elements, once each, in order."""
+        return tuple(dict.fromkeys(self.missing))
+
+    def _caps_notes(self, status: Status) -> list[str]:
+        return [f"at most 'consider': {c}" for c in self._caps] if status is Status.CONSIDER else []
+
+    def _status(self, positive: Status, summary: str) -> tuple[Status, str]:
+        if self._contra:
+            return Status.CONTRAINDICATED, f"Contraindicated: {self._contra[0]}."
+        if self._grade_missing:
+            return Status.INSUFFICIENT_DATA, "Insufficient data: Ki-67 or mitotic count needed to grade the tumour (B4)."
+        if self._unmet:
+            return Status.NOT_RECOMMENDED, f"Not recommended: {self._unmet[0]}."
+        if self.missing:
+            labels = ", ".join(INPUTS[e].label.split(" (")[0] for e in self.blocking[:3])
+            return Status.INSUFFICIENT_DATA, f"Insufficient data: {labels} needed."
+        if self._caps and _RANK.get(positive, 2) < _RANK[Status.CONSIDER]:
+            return Status.CONSIDER, f"{summary} MDT: {self._caps[0]}."
+        return positive, summary
+
+
+def _ref_key(ref: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in ref if ch.isdigit())
+    return (int(digits) if digits else 10_000, ref)
