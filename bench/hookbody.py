@@ -99,9 +99,8 @@ def _matches(resource: Mapping[str, Any], params: list[tuple[str, str]], patient
         elif base == "clinical-status":
             if not _token_match([resource.get("clinicalStatus")], tokens):
                 return False
-        elif base == "status":
-            if resource.get("status") not in tokens:
-                return False
+        elif base == "status" and resource.get("status") not in tokens:
+            return False
     return True
 
 

@@ -254,6 +254,7 @@ def _clinical_core(b: _Builder, as_of: dt.date) -> None:
     b.observation(_cc(LOINC, "21889-1", "Size Tumor"), "imaging", imaging, value={}, prefix="tumorsize",
                   profile=f"{MCODE}/mcode-tumor-size",
                   extra={"method": _cc(SNOMED, "77477000", "Computerized axial tomography"),
+                         "bodySite": _cc(SNOMED, "10200004", "Liver structure"),
                          "component": [{"code": _cc(LOINC, "33728-7", "Size.maximum dimension in Tumor"),
                                         "valueQuantity": {"value": 4.0, "unit": "cm", "system": UCUM,
                                                           "code": "cm"}}]})

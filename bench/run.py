@@ -1,7 +1,8 @@
 """``make bench`` / ``python -m bench.run``: every figure of issue 8 measured side by side in one run.
 
 Parts (``--parts`` picks some): ``inprocess`` (ingest + evaluate by stage, 50/200/1,000 resources),
-``http`` (gunicorn 2 and 4 workers, patient-view and order-sign, wrk -t2 -c8, against the baseline
+``service`` (one hook call inside the product app, cost by layer under cProfile), ``http``
+(gunicorn 2 and 4 workers, patient-view and order-sign, wrk -t2 -c8, against the baseline
 app under the same settings; start-up time and RSS per worker), ``fallback`` (no prefetch, real
 SEKMET FHIR server). Prints the tables and the targets; ``--markdown`` writes them for
 docs/performance.md, ``--json`` the raw figures. Bounded: about 4 minutes with the defaults.
@@ -27,7 +28,7 @@ from bench.report import Report, Table, Target
 
 __all__ = ["main", "parse_args"]
 
-PARTS = ("inprocess", "http", "fallback")
+PARTS = ("inprocess", "service", "http", "fallback")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", default="2,4", help="gunicorn worker counts (default 2,4)")
     p.add_argument("--prefetch-resources", type=int, default=200, help="resources in the hook prefetch")
     p.add_argument("--fallback-runs", type=int, default=15, help="sequential calls for the fallback part")
+    p.add_argument("--product-app", default="cds_hooks.wsgi:app",
+                   help="WSGI app measured as 'ours' (change only to smoke-test the harness itself)")
     p.add_argument("--quick", action="store_true", help="fewer, shorter runs (a smoke test, not figures)")
     p.add_argument("--no-profile", action="store_true", help="skip the cProfile of ingest + evaluate")
     p.add_argument("--markdown", type=Path, help="also write the report as Markdown to this file")
@@ -120,7 +123,8 @@ def run_inprocess(args: argparse.Namespace, report: Report, raw: dict[str, Any])
         if label == "1,000 realistic":
             report.targets.append(Target("ingest + evaluate, 1,000 resources", 25, "ms", total, why_missing=why))
     table.notes.append("parse = the product's strict parser (cds_hooks.jsonbody); (json.loads) = plain stdlib, "
-                       "for comparison; total = bytes → Evaluation.to_json(), all stages in one call")
+                       "for comparison; total = bytes → Evaluation (parse + map + evaluate in one call; "
+                       "render not included)")
     if engine is None:
         table.notes.append(f"map/evaluate not measured: the engine is not importable yet ({why})")
     report.tables.append(table)
@@ -144,9 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         if "inprocess" in args.parts:
             run_inprocess(args, report, raw)
-        if "http" in args.parts or "fallback" in args.parts:
-            from bench.http_parts import run_fallback, run_http
+        if {"service", "http", "fallback"} & set(args.parts):
+            from bench.http_parts import run_fallback, run_http, run_service_profile
 
+            if "service" in args.parts:
+                run_service_profile(args, report, raw, workdir)
             if "http" in args.parts:
                 run_http(args, report, raw, workdir)
             if "fallback" in args.parts:

@@ -23,7 +23,7 @@ import requests
 
 from tests.support.sekmet import free_port
 
-__all__ = ["REPO", "Gunicorn", "rss_kib", "run_gunicorn", "worker_pids"]
+__all__ = ["REPO", "Gunicorn", "pss_kib", "rss_kib", "run_gunicorn", "worker_pids"]
 
 REPO = Path(__file__).resolve().parent.parent
 PRODUCT_APP = "cds_hooks.wsgi:app"
@@ -55,6 +55,17 @@ def rss_kib(pid: int) -> int:
     raise OSError(f"no VmRSS for pid {pid}")
 
 
+def pss_kib(pid: int) -> int | None:
+    """Return the proportional set size of ``pid`` in KiB (shared pages split), or None if unreadable."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 @dataclass
 class Gunicorn:
     """A running gunicorn master: base URL, PID, and how long it took to answer the first hook."""
@@ -66,13 +77,17 @@ class Gunicorn:
     first_answer_seconds: float
     log_path: Path
 
-    def worker_rss_mib(self) -> list[float]:
-        """Return the RSS of each live worker in MiB."""
+    def worker_rss_kib(self) -> list[int]:
+        """Return the RSS of each live worker in KiB."""
         out = []
         for pid in worker_pids(self.pid):
             with contextlib.suppress(OSError):
-                out.append(rss_kib(pid) / 1024)
+                out.append(rss_kib(pid))
         return out
+
+    def worker_pss_kib(self) -> list[int]:
+        """Return the PSS of each live worker in KiB (what each adds once shared pages are split)."""
+        return [p for p in (pss_kib(pid) for pid in worker_pids(self.pid)) if p is not None]
 
 
 def _wait_first_answer(proc: subprocess.Popen[bytes], url: str, body: bytes, started: float,

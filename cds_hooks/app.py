@@ -20,11 +20,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["NELM_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     # Surfaces register themselves here, one line each (service, security, SMART app, demo, ops).
-    from cds_hooks import security
+    from cds_hooks import evidence, security, services, store
+
+    store.init_app(app, settings)
 
     security.init_app(app, settings)
-    from cds_hooks import demo, ops
+    services.init_app(app, settings)
+    evidence.init_app(app, settings)
+    from cds_hooks import demo, ops, smart
 
+    smart.init_app(app, settings)
     ops.init_app(app, settings)
     demo.init_app(app, settings)
     return app

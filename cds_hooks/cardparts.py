@@ -48,7 +48,7 @@ MODALITY_LABELS: dict[Modality, str] = {
     Modality.INTERFERON_ALPHA: "Interferon alpha",
 }
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}<>|])")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +69,8 @@ def label_of(modality: Modality) -> str:
 
 def md(value: object) -> str:
     """Return ``value`` as text safe inside GitHub-flavoured Markdown (no HTML, no stray emphasis)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(value)).replace("\n", " ")
+    # Reference labels like [106] stay readable; only a link form "](" is defused.
+    return _MD_SPECIAL.sub(r"\\\1", str(value)).replace("\n", " ").replace("](", "]\\(")
 
 
 def short(text: str, limit: int = 139) -> str:

@@ -25,9 +25,10 @@ from cds_hooks.cardparts import (
     short,
     source_of,
 )
+from nelm_fhir.pathways import TUMOUR_BOARD_NOTE
 from nelm_fhir.pathways.result import DataGap, Evaluation, ModalityResult, Status
 
-__all__ = ["MAX_CONTRAINDICATION_CARDS", "patient_view_cards"]
+__all__ = ["MAX_CONTRAINDICATION_CARDS", "patient_view_cards", "unreadable_data_card"]
 
 MAX_CONTRAINDICATION_CARDS = 4
 
@@ -61,6 +62,32 @@ def _names(results: Sequence[ModalityResult]) -> str:
     return ", ".join(label_of(r.modality) for r in results)
 
 
+def _fact_value(value: Any) -> str:
+    if isinstance(value, dict) and "value" in value:
+        text = f"{md(value['value'])}" + (f" {md(value['unit'])}" if value.get("unit") else "")
+        where = [md(value[k]) for k in ("source", "date") if value.get(k)]
+        return text + (f" ({', '.join(where)})" if where else "")
+    if isinstance(value, list):
+        return ", ".join(_fact_value(v) for v in value)
+    if isinstance(value, dict):
+        return md(json.dumps(value, sort_keys=True))
+    return md(value)
+
+
+def _fact_lines(summary: dict[str, Any]) -> list[str]:
+    """Return one Markdown line per fact of the profile summary; nested groups (labs) as sub-items."""
+    lines: list[str] = []
+    for key, value in summary.items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict) and "value" not in value and all(isinstance(v, dict) for v in value.values()):
+            lines.append(f"- {md(key)}:")
+            lines += [f"  - {md(k)}: {_fact_value(v)}" for k, v in value.items()]
+        else:
+            lines.append(f"- {md(key)}: {_fact_value(value)}")
+    return lines
+
+
 def _summary_card(evaluation: Evaluation, ctx: CardContext, folded: Sequence[ModalityResult]) -> dict[str, Any]:
     recommended = _by_status(evaluation, Status.RECOMMENDED)
     consider = _by_status(evaluation, Status.CONSIDER)
@@ -74,8 +101,7 @@ def _summary_card(evaluation: Evaluation, ctx: CardContext, folded: Sequence[Mod
         head += f"; {len(consider)} option{'s' if len(consider) > 1 else ''} to discuss at MDT"
     lines = [f"**Evaluation of {md(evaluation.patient)} on {evaluation.evaluated_at.isoformat()}** "
              f"(rules {md(evaluation.rules_version)}, configuration {md(evaluation.config_name)})", ""]
-    facts = [f"- {md(k)}: {md(json.dumps(v) if isinstance(v, dict | list) else v)}"
-             for k, v in evaluation.profile_summary.items() if v not in (None, "", [], {})]
+    facts = _fact_lines(evaluation.profile_summary)
     if facts:
         lines += ["**Facts used**", "", *facts, ""]
     for title, group in (("Recommended", recommended), ("Consider (discuss at the tumour board)", consider)):
@@ -98,8 +124,9 @@ def _summary_card(evaluation: Evaluation, ctx: CardContext, folded: Sequence[Mod
         lines += ["**Also contraindicated**", ""]
         lines += [f"- {label_of(r.modality)}: {md(r.summary)}" for r in folded]
         lines.append("")
-    if evaluation.notes:
-        lines += ["**Notes**", "", *[f"- {md(n)}" for n in evaluation.notes], ""]
+    notes = [n for n in evaluation.notes if n != TUMOUR_BOARD_NOTE]  # the tumour-board card says it
+    if notes:
+        lines += ["**Notes**", "", *[f"- {md(n)}" for n in notes], ""]
     if evaluation.problems:
         lines += ["**Records not used** (unusable data)", "", *[f"- {md(p)}" for p in evaluation.problems], ""]
     if evaluation.config_overrides:
@@ -113,6 +140,11 @@ def _summary_card(evaluation: Evaluation, ctx: CardContext, folded: Sequence[Mod
         "indicator": "info",
         "source": source_of(ctx, None, label="NELM Pathways: treatment options"),
         "links": [link_to_app(ctx, {"view": "pathway"})],
+        # Machine-readable for integrators: every modality's status, the rules version.
+        "extension": {"org.nelm-cds.pathway": {
+            "rulesVersion": evaluation.rules_version,
+            "statuses": {r.modality.value: r.status.value for r in evaluation.results},
+        }},
     }
 
 
@@ -135,7 +167,7 @@ def _contraindication_cards(
     for group in ordered[:MAX_CONTRAINDICATION_CARDS]:
         first = group[0]
         unmet = [c for c in first.criteria if c.met is False]
-        reason = unmet[0].label if unmet else first.summary
+        reason = (unmet[0].note or unmet[0].label) if unmet else first.summary
         summary = short(f"Contraindicated: {_names(group)} ({reason})")
         lines = [f"**{_names(group)}: contraindicated.** {md(first.summary)}", "", "**Why**", ""]
         lines += [criterion_line(c) for c in first.criteria if c.met is False] or [f"- {md(first.summary)}"]
@@ -188,7 +220,8 @@ def _draft_service_request(ctx: CardContext, display: str, coding: dict[str, str
 
 
 def _data_gap_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, Any] | None:
-    gaps = list(evaluation.data_gaps)
+    # The gap that blocks most options first.
+    gaps = sorted(evaluation.data_gaps, key=lambda g: -len(g.blocks))
     if not gaps:
         return None
     elements = list(dict.fromkeys(g.element for g in gaps))
@@ -273,7 +306,9 @@ def unreadable_data_card(ctx: CardContext, reasons: Sequence[str]) -> dict[str, 
     }
 
 
-def patient_view_cards(evaluation: Evaluation, ctx: CardContext, *, unreadable: Sequence[str] = ()) -> list[dict[str, Any]]:
+def patient_view_cards(
+    evaluation: Evaluation, ctx: CardContext, *, unreadable: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Return the patient-view cards for ``evaluation``, most important first."""
     contraindications, folded = _contraindication_cards(evaluation, ctx)
     cards = [_summary_card(evaluation, ctx, folded), *contraindications]

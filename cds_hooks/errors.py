@@ -101,7 +101,9 @@ def operation_outcome(
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
-def error_response(status: int, diagnostics: str, *, code: str | None = None, expression: str | None = None) -> Response:
+def error_response(
+    status: int, diagnostics: str, *, code: str | None = None, expression: str | None = None
+) -> Response:
     """Return a JSON response holding an OperationOutcome, with ``status``."""
     body = operation_outcome(
         diagnostics, code=code or _ISSUE_CODE_BY_STATUS.get(status, "processing"), expression=expression
@@ -146,5 +148,6 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         # Type and stack frames only: the exception text may quote request data (PHI, tokens).
         frames = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("unexpected %s while handling %s %s\n%s", type(exc).__name__, request.method, request.url_rule, frames)
+        log.error("unexpected %s while handling %s %s\n%s", type(exc).__name__, request.method, request.url_rule,
+                  frames)
         return error_response(500, "internal error while handling the request; it has been logged", code="exception")

@@ -24,7 +24,7 @@ from cds_hooks.privacy import hash_patient_id
 
 __all__ = ["JsonFormatter", "RedactingFilter", "bind_request_context", "configure_logging", "redact"]
 
-_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*")
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _TOKEN_FIELD = re.compile(
     r"""(?i)(["']?(?:access_token|id_token|refresh_token|client_secret)["']?\s*[:=]\s*["']?)[^"'\s,&}]+"""

@@ -240,6 +240,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "412": _problem("Required FHIR data is neither prefetched nor obtainable from fhirServer."),
         "413": _problem("Request body over the configured size limit."),
         "415": _problem("The body is not JSON."),
+        "503": _problem("The token replay check is unavailable; retry."),
     }
     security: list[dict[str, list[str]]] = [{"cdsClientJwt": []}]
     doc: dict[str, Any] = {
@@ -262,6 +263,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Discovery"}}},
                         },
                         "401": _unauthorized(),
+                        "503": _problem("The token replay check is unavailable; retry."),
                     },
                 }
             },

@@ -151,7 +151,7 @@ def metrics() -> Response:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = metrics_of(current_app).registry
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -124,9 +124,8 @@ def draft_orders_of(resources: Sequence[dict[str, Any]], mapper: ModalityMapper,
 
 def _alternative(evaluation: Evaluation, modality: Modality) -> ModalityResult | None:
     family = next((f for f in _FAMILIES if modality in f), frozenset())
-    ranked = [
-        r for r in evaluation.results if r.modality is not modality and r.status in (Status.RECOMMENDED, Status.CONSIDER)
-    ]
+    wanted = (Status.RECOMMENDED, Status.CONSIDER)
+    ranked = [r for r in evaluation.results if r.modality is not modality and r.status in wanted]
     ranked.sort(key=lambda r: (r.modality not in family, r.status is not Status.RECOMMENDED))
     return ranked[0] if ranked else None
 
@@ -191,7 +190,7 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
     if alt is not None and status is not Status.INSUFFICIENT_DATA:
         suggestions.append(_replacement(ctx, order, alt))
     if status is Status.CONTRAINDICATED:
-        unmet = [c.label for c in result.criteria if c.met is False]
+        unmet = [c.note or c.label for c in result.criteria if c.met is False]
         summary = f"Contraindicated: {name} ({unmet[0]})" if unmet else f"Contraindicated: {name}"
         indicator = "critical"
     elif status is Status.NOT_RECOMMENDED:

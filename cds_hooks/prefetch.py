@@ -11,6 +11,7 @@ raises ``PreconditionError`` (412); other failures are reported so that a card c
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import logging
 import re
 import time
@@ -39,6 +40,8 @@ log = logging.getLogger("nelm.cds.prefetch")
 LOINC = "http://loinc.org"
 FINDING = "https://nelm-cds.org/fhir/CodeSystem/nelm-finding"
 MAX_PAGES = 10
+# One FHIR answer is read up to this size, and only until the deadline (security review, issue 5).
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 PAGE_SIZE = 100
 
 # Laboratory values of PATHWAY.md B16/B19 and markers (TERMINOLOGY.md B.3).
@@ -71,15 +74,16 @@ PREFETCH_TEMPLATES: dict[str, str] = {
     # syndromes span ICD-10-CM prefixes that token search cannot express, so no code filter here.
     "conditions": f"Condition?{_P}&_count={PAGE_SIZE}",
     # Every Ki-67 is needed (B2: highest value, primary/liver discordance), newest first.
-    "ki67": f"Observation?{_P}&code={LOINC}|29593-1&_sort=-date&_count={PAGE_SIZE}",
+    # The specimen tells a liver biopsy from a primary-tumour sample (B2).
+    "ki67": f"Observation?{_P}&code={LOINC}|29593-1&_include=Observation:specimen&_sort=-date&_count={PAGE_SIZE}",
     "labs": f"Observation?{_P}&code={_codes(LOINC, _LAB_LOINC)}&_sort=-date&_count={PAGE_SIZE}",
     "findings": (
         f"Observation?{_P}&code={_codes(LOINC, _FINDING_LOINC)},{_codes(FINDING, _FINDING_LOCAL)}"
-        f"&_sort=-date&_count={PAGE_SIZE}"
+        f"&_include=Observation:focus&_sort=-date&_count={PAGE_SIZE}"  # focus: the lesion's BodyStructure
     ),
     "procedures": f"Procedure?{_P}&_count={PAGE_SIZE}",
-    "medicationRequests": f"MedicationRequest?{_P}&_count={PAGE_SIZE}",
-    "medicationStatements": f"MedicationStatement?{_P}&_count={PAGE_SIZE}",
+    "medicationRequests": f"MedicationRequest?{_P}&_include=MedicationRequest:medication&_count={PAGE_SIZE}",
+    "medicationStatements": f"MedicationStatement?{_P}&_include=MedicationStatement:medication&_count={PAGE_SIZE}",
 }
 
 # Without these the pathway cannot say anything: their absence is a 412, not a degraded answer.
@@ -178,14 +182,30 @@ class _Fetcher:
             raise TimeoutError("deadline reached")
         self.queries += 1
         return self.session.get(url, params=params, headers=self.headers, timeout=min(self.timeout, remaining),
-                                allow_redirects=False)
+                                allow_redirects=False, stream=True)
+
+    def _body(self, response: requests.Response, what: str) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise _FetchError(f"{what}: fhirServer answer larger than {MAX_RESPONSE_BYTES // 2**20} MiB; not read")
+            if time.monotonic() > self.deadline:
+                raise TimeoutError("deadline reached")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _json(self, response: requests.Response, what: str) -> dict[str, Any]:
-        if response.status_code != 200:
-            raise _FetchError(f"{what}: fhirServer answered HTTP {response.status_code}")
         try:
-            body = response.json()
-        except ValueError:
+            if response.status_code != 200:
+                raise _FetchError(f"{what}: fhirServer answered HTTP {response.status_code}")
+            raw = self._body(response, what)
+        finally:
+            response.close()
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
             raise _FetchError(f"{what}: fhirServer answered with a body that is not JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
             raise _FetchError(f"{what}: fhirServer answered with something that is not a FHIR resource")
@@ -197,6 +217,7 @@ class _Fetcher:
         what = path.split("/")[0]
         response = self._get(f"{self.base}/{path}", parse_qsl(qs, keep_blank_values=True) if qs else None)
         if response.status_code in (404, 410) and "/" in path:
+            response.close()
             return None  # a read of a resource that does not exist: known empty
         body = self._json(response, what)
         if body["resourceType"] == "Bundle":
@@ -314,6 +335,8 @@ def resolve_prefetch(
             f"required data could not be obtained ({', '.join(missing_required)}): {reasons}. "
             "Send these prefetch keys, or fhirServer with fhirAuthorization."
         )
+    if "patient" in templates and "patient" in data and data["patient"] is None:
+        raise PreconditionError(f"Patient/{req.patient_id} does not exist on fhirServer or was prefetched as null")
     absent = sorted(f.key for f in failures if f.key not in req.prefetch)
     if req.fhir_server is None and absent:
         # Keys neither prefetched nor reported as failed, and no server to read them: the spec's 412.

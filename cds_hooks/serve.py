@@ -101,7 +101,7 @@ def serve_main(host: str, port: int, workers: int | None) -> int:
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     status = _migrate()
     if status != 0:
-        print("nelm-cds serve: database migration failed; not starting", file=sys.stderr)
+        print("nelm-cds serve: database migration failed; not starting", file=sys.stderr)  # noqa: T201 - command output
         return status
     env = dict(os.environ)
     proc = subprocess.Popen(gunicorn_command(host, port, workers), env=env)  # noqa: S603 - our own argv
@@ -114,9 +114,9 @@ def serve_main(host: str, port: int, workers: int | None) -> int:
         probe_host = "127.0.0.1" if host in {"0.0.0.0", "", "::"} else host  # noqa: S104 - comparing, not binding
         base = f"http://{probe_host}:{port}"
         if _wait_until_up(proc, f"{base}/healthz", time.monotonic() + READY_WAIT_SECONDS):
-            print(banner(base, settings), flush=True)
+            print(banner(base, settings), flush=True)  # noqa: T201 - command output
         elif proc.poll() is None:
-            print(f"nelm-cds serve: no answer from {base}/healthz yet; still waiting for gunicorn", flush=True)
+            print(f"nelm-cds serve: no answer from {base}/healthz yet; gunicorn still starting", flush=True)  # noqa: T201
         return proc.wait()
     except KeyboardInterrupt:
         # Ctrl-C reached gunicorn too (same process group); let it finish its graceful stop.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,6 @@ __all__ = ["AuditRecord", "FeedbackRecord", "Store", "init_app", "metadata", "up
 log = logging.getLogger("nelm.cds.store")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0001_initial"
 
 metadata = sa.MetaData()
 
@@ -307,7 +307,7 @@ def upgrade_main() -> int:
         store.upgrade()
         print(f"database at revision {store.revision()}")  # noqa: T201 - command output
     except SQLAlchemyError as exc:
-        print(f"nelm-cds db upgrade: {type(exc).__name__}: {exc}", file=__import__("sys").stderr)  # noqa: T201
+        print(f"nelm-cds db upgrade: {type(exc).__name__}: {exc}", file=sys.stderr)  # noqa: T201 - command output
         return 1
     finally:
         store.dispose()

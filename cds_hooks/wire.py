@@ -120,8 +120,8 @@ def _authorization(value: Any) -> FhirAuthorization:
     scope = value.get("scope") if isinstance(value.get("scope"), str) else ""
     subject = value.get("subject") if isinstance(value.get("subject"), str) else ""
     patient = value.get("patient") if isinstance(value.get("patient"), str) else None
-    return FhirAuthorization(access_token=str(token), token_type="Bearer", scope=str(scope), subject=str(subject),
-                             expires_in=expires, patient=patient)
+    return FhirAuthorization(access_token=str(token), token_type="Bearer",  # noqa: S106 - a token type, not a secret
+                             scope=str(scope), subject=str(subject), expires_in=expires, patient=patient)
 
 
 def _check_context(hook: str, context: Mapping[str, Any]) -> None:
@@ -152,6 +152,15 @@ def _check_context(hook: str, context: Mapping[str, Any]) -> None:
             if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
                 raise RequestError(f"context.draftOrders.entry[{i}].resource must be a FHIR resource",
                                    expression=f"context.draftOrders.entry[{i}].resource")
+            # Refuse to mix patients: a draft order must be for context.patientId (security review, issue 5).
+            for element in ("subject", "patient"):
+                ref = resource.get(element)
+                target = ref.get("reference") if isinstance(ref, dict) else None
+                if isinstance(target, str) and target != f"Patient/{patient}" \
+                        and not target.endswith(f"/Patient/{patient}"):
+                    raise RequestError(f"context.draftOrders.entry[{i}].resource.{element} names another patient "
+                                       "than context.patientId",
+                                       expression=f"context.draftOrders.entry[{i}].resource.{element}")
 
 
 def parse_hook_request(body: Mapping[str, Any], *, expected_hook: str) -> HookRequest:

@@ -1,10 +1,17 @@
-"""The WSGI entry point for gunicorn (``cds_hooks.wsgi:app``): settings come from ``NELM_*`` variables."""
+"""The WSGI entry point for gunicorn (``cds_hooks.wsgi:app``): settings come from ``NELM_*`` variables.
+
+Logging is configured first (JSON lines, tokens redacted) so that start-up messages, such as a
+broken mapping file, are written in the same form as everything else.
+"""
 
 from __future__ import annotations
 
 from cds_hooks.app import create_app
 from cds_hooks.config import Settings
+from cds_hooks.logging_setup import configure_logging
 
-__all__ = ["app"]
+__all__ = ["app", "settings"]
 
-app = create_app(Settings.from_env())
+settings = Settings.from_env()
+configure_logging(settings)
+app = create_app(settings)

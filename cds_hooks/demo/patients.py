@@ -24,8 +24,8 @@ __all__ = [
     "MEDICATION_MODALITIES",
     "MODALITY_GROUPS",
     "MODALITY_LABELS",
-    "DemoPatient",
     "DemoDataError",
+    "DemoPatient",
     "draft_order",
     "fulfil_prefetch",
     "list_demo_patients",
@@ -108,7 +108,8 @@ def load_demo_bundle(path: Path) -> dict[str, Any]:
 
 
 def _resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [e["resource"] for e in bundle.get("entry", []) if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+    entries = bundle.get("entry", [])
+    return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
 
 
 def _display(concept: Any) -> str:
@@ -188,7 +189,8 @@ def list_demo_patients(demo_dir: Path, *, today: dt.date | None = None) -> list[
         name, description = _describe(bundle, today)
         pid = patients[0]["id"]
         title = titles.get(pid.lower()) or titles.get(path.stem.lower()) or name
-        out.append(DemoPatient(id=pid, title=f"{path.stem.upper()} — {title}", description=description, path=path))
+        label = f"{path.stem[:1].upper()}{path.stem[1:]} — {title}"
+        out.append(DemoPatient(id=pid, title=label, description=description, path=path))
     return out
 
 
@@ -298,7 +300,9 @@ def _search(resources: list[dict[str, Any]], rtype: str, query: str) -> dict[str
     }
 
 
-def fulfil_prefetch(bundle: Mapping[str, Any], templates: Mapping[str, str], context: Mapping[str, Any]) -> dict[str, Any]:
+def fulfil_prefetch(
+    bundle: Mapping[str, Any], templates: Mapping[str, str], context: Mapping[str, Any]
+) -> dict[str, Any]:
     """Return the prefetch an EHR holding ``bundle`` sends for ``templates`` (null = read found nothing)."""
     resources = _resources(bundle)
     out: dict[str, Any] = {}
@@ -307,7 +311,8 @@ def fulfil_prefetch(bundle: Mapping[str, Any], templates: Mapping[str, str], con
         path, _, params = query.partition("?")
         parts = path.strip("/").split("/")
         if len(parts) == 2 and not params:
-            out[key] = next((r for r in resources if r.get("resourceType") == parts[0] and r.get("id") == parts[1]), None)
+            rtype, rid = parts
+            out[key] = next((r for r in resources if r.get("resourceType") == rtype and r.get("id") == rid), None)
         elif len(parts) == 1 and parts[0]:
             out[key] = _search(resources, parts[0], params)
         else:

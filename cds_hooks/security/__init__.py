@@ -17,6 +17,7 @@ Exceptions: ``SecurityConfigError`` (start-up refused), ``TrustConfigError`` (ba
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import jwt
 from flask import Flask, Response, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from cds_hooks.config import REPO_ROOT, Settings
 from cds_hooks.security.cors import CorsPolicy
@@ -118,6 +120,17 @@ def _unauthorized() -> Response:
     return response
 
 
+def _unavailable() -> Response:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "transient", "diagnostics": "the service cannot verify tokens now"}],
+    }
+    response = Response(json.dumps(body), status=503, mimetype="application/json")
+    response.headers["Retry-After"] = "5"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _is_hook_path(path: str) -> bool:
     return path == "/cds-services" or path.startswith("/cds-services/")
 
@@ -128,9 +141,10 @@ def init_app(app: Flask, settings: Settings) -> None:
         raise SecurityConfigError("NELM_AUTH_DISABLED is refused in production")
     if not 0 <= settings.clock_skew_seconds <= 60:
         raise SecurityConfigError("NELM_CLOCK_SKEW_SECONDS must be between 0 and 60")
+    trust_path = _trust_path(settings)
     if settings.production and "nelm_store" not in app.extensions:
         raise SecurityConfigError("production needs the database store for the shared jti replay cache")
-    trust = load_trust(_trust_path(settings), production=settings.production)
+    trust = load_trust(trust_path, production=settings.production)
     if not settings.production and any(e.ephemeral_demo_key for e in trust.issuers.values()):
         signer = create_signer(Path(app.instance_path))
         app.extensions["nelm_dev_signer"] = signer
@@ -171,6 +185,9 @@ def init_app(app: Flask, settings: Settings) -> None:
             return None
         if request.method == "OPTIONS":
             return cors.preflight()
+        segments = request.path.split("/")
+        if len(segments) > 2 and segments[2]:
+            g.nelm_service_id = segments[2][:64]
         if settings.auth_disabled:
             g.nelm_client = None
             return None
@@ -182,6 +199,10 @@ def init_app(app: Flask, settings: Settings) -> None:
                 extra={"fields": {"reason": exc.reason, "issuer": exc.issuer, "jti": exc.jti, "path": request.path}},
             )
             return _unauthorized()
+        except SQLAlchemyError as exc:
+            # The replay table is unreachable: we cannot tell a replay from a first use, so refuse for now.
+            log.error("jti replay check unavailable", extra={"fields": {"error": type(exc).__name__}})
+            return _unavailable()
         client = g.nelm_client
         log.info(
             "CDS client authenticated",

@@ -176,8 +176,8 @@ def _issuer(entry: Any, where: str, base: Path, *, production: bool) -> IssuerTr
     if unknown:
         raise TrustConfigError(f"{where}: unknown field(s) {unknown}")
     iss = entry.get("issuer")
-    if not isinstance(iss, str) or not iss:
-        raise TrustConfigError(f"{where}.issuer: required string")
+    if not isinstance(iss, str) or not iss or len(iss) > 512:
+        raise TrustConfigError(f"{where}.issuer: required string of at most 512 characters")
     algorithms = _string_list(entry.get("algorithms", ["ES384", "RS384"]), f"{where}.algorithms")
     bad = sorted(set(algorithms) - ALLOWED_ALGORITHMS)
     if bad or not algorithms:

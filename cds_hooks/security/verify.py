@@ -121,8 +121,8 @@ class ClientVerifier:
     def _claims(self, trust: IssuerTrust, claims: dict[str, object]) -> ClientIdentity:
         iss = trust.issuer
         jti = claims.get("jti")
-        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS:
-            raise AuthError("jti must be a non-empty string", issuer=iss)
+        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS or not jti.isprintable():
+            raise AuthError(f"jti must be a printable string of 1 to {MAX_JTI_CHARS} characters", issuer=iss)
         exp, iat = claims.get("exp"), claims.get("iat")
         if not isinstance(exp, int | float) or not isinstance(iat, int | float):
             raise AuthError("exp and iat must be numbers", issuer=iss, jti=jti)

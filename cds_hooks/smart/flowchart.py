@@ -95,7 +95,7 @@ FUNCTIONAL = _Leaf("Functional syndrome: SSA first; refractory → IFN-α, LDT, 
 
 GATE_X, GATE_W, GATE_H = 16, 250, 58
 LEAF_X, LEAF_W = 330, 610
-CHIP_W, CHIP_H, CHIPS_PER_ROW = 196, 26, 3
+CHIP_H = 26
 WIDTH = LEAF_X + LEAF_W + 16
 ROUTE, OFF = "#0b57d0", "#9aa0a6"
 
@@ -113,9 +113,29 @@ def _lines(text: str, width: int) -> list[str]:
     return out
 
 
-def _leaf_height(leaf: _Leaf) -> int:
-    rows = (len(leaf.modalities) + CHIPS_PER_ROW - 1) // CHIPS_PER_ROW
-    return 30 + rows * (CHIP_H + 6)
+def _chip_label(modality: Modality, status: Status | None) -> str:
+    return f"{SHORT[modality]} · {STATUS_STYLE[status][1] if status is not None else 'not rated'}"
+
+
+def _chip_width(text: str) -> int:
+    return int(len(text) * 6.9) + 22
+
+
+def _chip_positions(leaf: _Leaf, status: Mapping[Modality, Status], width: int) -> list[tuple[int, int, int]]:
+    """Return (dx, dy, width) of each chip, flowing left to right and wrapping inside ``width``."""
+    out, dx, dy = [], 10, 26
+    for modality in leaf.modalities:
+        w = _chip_width(_chip_label(modality, status.get(modality)))
+        if dx + w > width - 10 and dx > 10:
+            dx, dy = 10, dy + CHIP_H + 6
+        out.append((dx, dy, w))
+        dx += w + 6
+    return out
+
+
+def _leaf_height(leaf: _Leaf, status: Mapping[Modality, Status], width: int = LEAF_W) -> int:
+    positions = _chip_positions(leaf, status, width)
+    return (positions[-1][1] if positions else 26) + CHIP_H + 8
 
 
 def _gate_note(key: str, profile: Mapping[str, Any]) -> str:
@@ -132,17 +152,34 @@ def _gate_note(key: str, profile: Mapping[str, Any]) -> str:
                      "differentiation unknown")
         return "Patient: " + ", ".join(parts)
     if key == "fitness":
-        value = get("fitForMajorSurgery", "fitness")
-        if isinstance(value, dict):
-            bits = [f"{k} {v}" for k, v in value.items() if not isinstance(v, dict | list)]
-            return "Patient: " + ", ".join(bits[:3]) if bits else ""
-        return f"Patient: {value}" if value is not None else ""
+        ecog, fit = get("ecog"), get("fitForMajorSurgery")
+        bits = ([f"ECOG {ecog}"] if ecog is not None else []) + (
+            [f"fit for major surgery: {'yes' if fit else 'no'}"] if isinstance(fit, bool) else [])
+        return "Patient: " + ", ".join(bits) if bits else "Patient: fitness not recorded"
+    if key == "extrahepatic":
+        sites = get("extrahepaticSites")
+        if isinstance(sites, list) and sites:
+            kind = "distant" if get("distantExtrahepaticDisease") else "regional"
+            return f"Patient: {', '.join(str(x) for x in sites)} ({kind})"
+        return "Patient: none recorded"
     if key == "resectable":
-        flr = get("flrPercent")
-        if isinstance(flr, dict):
-            flr = flr.get("value")
-        return f"Patient: FLR {flr} %" if flr is not None else ""
+        flr, r0 = get("flrPercent"), get("resectableR0")
+        bits = ([f"FLR {flr} %"] if flr is not None else []) + (
+            [f"R0 feasible: {'yes' if r0 else 'no'}"] if isinstance(r0, bool) else [])
+        return "Patient: " + ", ".join(bits) if bits else "Patient: not assessed"
     return ""
+
+
+def _chip(modality: Modality, st: Status | None, x: int, y: int, w: int, route_names: list[str]) -> str:
+    fill = STATUS_STYLE[st][0] if st is not None else "#ffffff"
+    label = _chip_label(modality, st)
+    if st in ON_ROUTE:
+        route_names.append(label)
+    ring = ' stroke="#000" stroke-width="2"' if st in ON_ROUTE else ""
+    return (f'<a href="#m-{modality.value}" class="chip" data-modality="{modality.value}" '
+            f'data-status="{st.value if st else "none"}" aria-label="{escape(label)}">'
+            f'<rect x="{x}" y="{y}" width="{w}" height="{CHIP_H}" rx="13" fill="{fill}"{ring}/>'
+            f'<text x="{x + 11}" y="{y + 17}" class="ct">{escape(label)}</text></a>')
 
 
 def render_flowchart(evaluation: Evaluation) -> str:
@@ -159,7 +196,7 @@ def render_flowchart(evaluation: Evaluation) -> str:
     on_below = [any(leaf_on(leaf) for g in GATES[i:] for leaf in g.leaves) for i in range(len(GATES))]
     route_names: list[str] = []
     for i, gate in enumerate(GATES):
-        leaves_h = sum(_leaf_height(leaf) + 10 for leaf in gate.leaves) - 10 if gate.leaves else 0
+        leaves_h = sum(_leaf_height(leaf, status) + 10 for leaf in gate.leaves) - 10 if gate.leaves else 0
         row_h = max(GATE_H, leaves_h)
         gy = y + (row_h - GATE_H) // 2
         gate_on = on_below[i]
@@ -176,7 +213,7 @@ def render_flowchart(evaluation: Evaluation) -> str:
         body.append("</g>")
         ly = y
         for leaf in gate.leaves:
-            lh = _leaf_height(leaf)
+            lh = _leaf_height(leaf, status)
             on = leaf_on(leaf)
             colour = ROUTE if on else OFF
             mid_gate, mid_leaf = gy + GATE_H // 2, ly + lh // 2
@@ -188,19 +225,9 @@ def render_flowchart(evaluation: Evaluation) -> str:
             body.append(f'<rect x="{LEAF_X}" y="{ly}" width="{LEAF_W}" height="{lh}" rx="8" '
                         f'fill="{fill_bg}" stroke="{colour}" stroke-width="{2.5 if on else 1}"/>')
             body.append(f'<text x="{LEAF_X + 10}" y="{ly + 19}" class="lt">{escape(leaf.title)}</text>')
-            for k, modality in enumerate(leaf.modalities):
-                cx = LEAF_X + 10 + (k % CHIPS_PER_ROW) * (CHIP_W + 4)
-                cy = ly + 26 + (k // CHIPS_PER_ROW) * (CHIP_H + 6)
-                st = status.get(modality)
-                fill, word = STATUS_STYLE[st] if st is not None else ("#ffffff", "not rated")
-                label = f"{SHORT[modality]}: {word}"
-                if st in ON_ROUTE:
-                    route_names.append(label)
-                ring = ' stroke="#000" stroke-width="2"' if st in ON_ROUTE else ""
-                body.append(f'<a href="#m-{modality.value}" aria-label="{escape(label)}">'
-                            f'<rect x="{cx}" y="{cy}" width="{CHIP_W}" height="{CHIP_H}" rx="13" fill="{fill}"{ring}/>'
-                            f'<text x="{cx + 10}" y="{cy + 17}" class="ct">{escape(SHORT[modality])} · '
-                            f'{escape(word)}</text></a>')
+            positions = _chip_positions(leaf, status, LEAF_W)
+            for modality, (dx, dy, w) in zip(leaf.modalities, positions, strict=True):
+                body.append(_chip(modality, status.get(modality), LEAF_X + dx, ly + dy, w, route_names))
             body.append("</g>")
             ly += lh + 10
         if gate.exit_label and gate.leaves:
@@ -220,21 +247,15 @@ def render_flowchart(evaluation: Evaluation) -> str:
             if gate.down_label:
                 body.append(f'<text x="{x + 8}" y="{gy + GATE_H + 16}" class="el">{escape(gate.down_label)}</text>')
     # The functional-syndrome module applies beside the main flow.
-    fh = _leaf_height(FUNCTIONAL)
+    fw = WIDTH - 2 * GATE_X
+    fh = _leaf_height(FUNCTIONAL, status, fw)
     on = leaf_on(FUNCTIONAL)
     body.append(f'<g class="leaf{" on-route" if on else ""}"><rect x="{GATE_X}" y="{y}" width="{WIDTH - 2 * GATE_X}" '
                 f'height="{fh}" rx="8" fill="{"#eef3fd" if on else "#f6f7f8"}" stroke="{ROUTE if on else OFF}" '
                 f'stroke-dasharray="6 4"/><text x="{GATE_X + 10}" y="{y + 19}" class="lt">{escape(FUNCTIONAL.title)}'
                 "</text>")
-    for k, modality in enumerate(FUNCTIONAL.modalities):
-        st = status.get(modality)
-        fill, word = STATUS_STYLE[st] if st is not None else ("#ffffff", "not rated")
-        if st in ON_ROUTE:
-            route_names.append(f"{SHORT[modality]}: {word}")
-        cx = GATE_X + 10 + k * (CHIP_W + 4)
-        body.append(f'<a href="#m-{modality.value}"><rect x="{cx}" y="{y + 26}" width="{CHIP_W}" height="{CHIP_H}" '
-                    f'rx="13" fill="{fill}"/><text x="{cx + 10}" y="{y + 43}" class="ct">{escape(SHORT[modality])} · '
-                    f"{escape(word)}</text></a>")
+    for modality, (dx, dy, w) in zip(FUNCTIONAL.modalities, _chip_positions(FUNCTIONAL, status, fw), strict=True):
+        body.append(_chip(modality, status.get(modality), GATE_X + dx, y + dy, w, route_names))
     body.append("</g>")
     height = y + fh + 16
     desc = ("Highlighted route leads to: " + "; ".join(route_names) + ".") if route_names else (
@@ -245,9 +266,11 @@ def render_flowchart(evaluation: Evaluation) -> str:
         '<title id="flow-title">NELM treatment algorithm with this patient\'s route</title>'
         f'<desc id="flow-desc">{escape(desc)}</desc>'
         "<defs>"
-        f'<marker id="arrow-on" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        f'<marker id="arrow-on" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="10" markerHeight="10" '
+        'markerUnits="userSpaceOnUse" '
         f'orient="auto"><path d="M0 0L10 5L0 10z" fill="{ROUTE}"/></marker>'
-        f'<marker id="arrow-off" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
+        f'<marker id="arrow-off" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" '
+        'markerUnits="userSpaceOnUse" '
         f'orient="auto"><path d="M0 0L10 5L0 10z" fill="{OFF}"/></marker>'
         "</defs><style>"
         ".gt{font:600 13px system-ui,sans-serif;fill:#1f1f1f}.gn{font:italic 11px system-ui,sans-serif;fill:#3c4043}"

@@ -18,6 +18,7 @@ from typing import Any
 
 import jwt
 from flask import Response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from cds_hooks.privacy import hash_patient_id
 from cds_hooks.smart import oauth
@@ -62,7 +63,7 @@ def _now() -> float:
 
 
 @blueprint.get("/launch")
-def launch() -> Response:
+def launch() -> BaseResponse:
     """Start an EHR launch (``iss`` + ``launch``) or a standalone launch (``iss`` only, or a chooser)."""
     state = smart_state()
     iss_raw = request.args.get("iss", "")
@@ -131,7 +132,7 @@ def _fhir_user(token: dict[str, Any], client_id: str) -> str | None:
 
 
 @blueprint.get("/callback")
-def callback() -> Response:
+def callback() -> BaseResponse:
     """Finish the authorization: check ``state``, exchange the code, keep tokens server-side."""
     state = smart_state()
     sid = session_id()
@@ -221,7 +222,7 @@ def find_demo_bundle(demo_dir: Path, patient_id: str) -> Path | None:
 
 
 @blueprint.get("/dev-launch")
-def dev_launch() -> Response:
+def dev_launch() -> BaseResponse:
     """Open the app on a bundled demo patient without OAuth (development only; 404 in production)."""
     state = smart_state()
     if state.settings.production:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from joserfc.jwk import ECKey, RSAKey
 
 from cds_hooks.smart.registry import SmartRegistration
@@ -115,6 +115,24 @@ def discover(iss: str, *, timeout: float, production: bool) -> SmartConfiguratio
     )
 
 
+ASSERTION_LIFETIME_SECONDS = 300  # SMART: the client assertion expires within five minutes
+
+
+class _SmartPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
+    """Authlib's ``private_key_jwt`` with a fresh ``jti`` and a five-minute ``exp`` on every request."""
+
+    def sign(self, auth: Any, token_endpoint: str) -> Any:
+        """Return the signed client assertion for ``token_endpoint``."""
+        return private_key_jwt_sign(
+            auth.client_secret,
+            client_id=auth.client_id,
+            token_endpoint=token_endpoint,
+            alg=self.alg,
+            header=dict(self.headers) if self.headers else None,
+            expires_in=ASSERTION_LIFETIME_SECONDS,
+        )
+
+
 def _session(reg: SmartRegistration, *, redirect_uri: str, token_endpoint: str, scope: str) -> OAuth2Session:
     if reg.auth_method == "private_key_jwt":
         if reg.private_jwk is None:
@@ -130,7 +148,7 @@ def _session(reg: SmartRegistration, *, redirect_uri: str, token_endpoint: str, 
             code_challenge_method="S256",
             token_endpoint_auth_method="private_key_jwt",  # noqa: S106 - a method name, not a secret
         )
-        session.register_client_auth_method(PrivateKeyJWT(token_endpoint, headers=headers, alg=reg.alg))
+        session.register_client_auth_method(_SmartPrivateKeyJWT(token_endpoint, headers=headers, alg=reg.alg))
         return session
     return OAuth2Session(
         reg.client_id,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from cds_hooks.config import Settings
 from cds_hooks.smart.registry import SmartRegistration
@@ -26,10 +27,10 @@ __all__ = [
     "COOKIE",
     "Evaluator",
     "SmartState",
+    "blueprint",
     "clear_cookie",
     "error_page",
     "evaluation_date",
-    "blueprint",
     "evaluator",
     "new_csrf",
     "session_id",
@@ -76,10 +77,15 @@ def evaluator(app: Flask | None = None) -> Evaluator:
 
 
 def evaluation_date(settings: Settings, override: str | None = None) -> dt.date:
-    """Return the evaluation date: ``override`` (dev launch), ``extra['evaluation_date']``, or today (UTC)."""
+    """Return the evaluation date: dev-launch override, ``extra['evaluation_date']``, the app's clock, or today."""
     for value in (override, settings.extra.get("evaluation_date")):
         if value:
             return dt.date.fromisoformat(value)
+    clock = current_app.extensions.get("nelm_clock")  # shared with the service (cds_hooks.evaluation.today)
+    if callable(clock):
+        value = clock()
+        if isinstance(value, dt.date):
+            return value
     return dt.datetime.now(dt.UTC).date()
 
 
@@ -97,7 +103,7 @@ def _secure(settings: Settings) -> bool:
     return settings.production or request.is_secure
 
 
-def set_cookie(response: Response, sid: str, settings: Settings) -> Response:
+def set_cookie(response: BaseResponse, sid: str, settings: Settings) -> BaseResponse:
     """Attach the session cookie: HttpOnly, Secure over https, SameSite=None only when Secure (EHR iframes)."""
     secure = _secure(settings)
     response.set_cookie(
@@ -112,7 +118,7 @@ def set_cookie(response: Response, sid: str, settings: Settings) -> Response:
     return response
 
 
-def clear_cookie(response: Response, settings: Settings) -> Response:
+def clear_cookie(response: BaseResponse, settings: Settings) -> BaseResponse:
     """Remove the session cookie."""
     response.delete_cookie(COOKIE, path="/smart", secure=_secure(settings), httponly=True)
     return response

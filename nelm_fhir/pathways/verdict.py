@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nelm_fhir.pathways.gates import Context
 from nelm_fhir.pathways.gaps import INPUTS
+from nelm_fhir.pathways.gates import Context
 from nelm_fhir.pathways.result import Criterion, Modality, ModalityResult, Status
 
-__all__ = ["SUMMARY_LIMIT", "Verdict"]
+__all__ = ["SUMMARY_LIMIT", "Rated", "Verdict"]
 
 SUMMARY_LIMIT = 139
 _RANK = {Status.RECOMMENDED: 0, Status.CONSIDER: 1}
@@ -24,6 +24,14 @@ _RANK = {Status.RECOMMENDED: 0, Status.CONSIDER: 1}
 def _clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    """A modality's result plus the input elements that made it ``insufficient-data``."""
+
+    result: ModalityResult
+    blocking: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -64,12 +72,14 @@ class Verdict:
         self.criteria.append(criterion)
         return criterion
 
-    def contraindication(self, criterion: Criterion, reason: str) -> bool:
+    def contraindication(self, criterion: Criterion, reason: str, *, needs: tuple[str, ...] = ()) -> bool:
         """Record a criterion phrased as the absence of a contraindication; True if present."""
         self.criteria.append(criterion)
         if criterion.met is False:
             self._contra.append(reason)
             return True
+        if criterion.met is None:
+            self.missing.extend(needs)
         return False
 
     def indication(self, criterion: Criterion, reason: str, *, needs: tuple[str, ...] = ()) -> bool | None:
@@ -94,14 +104,14 @@ class Verdict:
         """Return True when a contraindication has been recorded."""
         return bool(self._contra)
 
-    def decide(self, positive: Status, summary: str) -> ModalityResult:
+    def decide(self, positive: Status, summary: str) -> Rated:
         """Return the result: status by the shared precedence, summary naming the decisive reason."""
         status, text = self._status(positive, summary)
         evidence = self.ctx.config.evidence_for(self.modality)
         refs: dict[str, None] = dict.fromkeys(evidence.evidence)
         for c in self.criteria:
             refs.update(dict.fromkeys(c.evidence))
-        return ModalityResult(
+        result = ModalityResult(
             modality=self.modality,
             status=status,
             summary=_clip(text),
@@ -112,6 +122,8 @@ class Verdict:
             notes=tuple(dict.fromkeys(self.notes + self._caps_notes(status))),
             beyond_source_review=self.beyond_source_review,
         )
+        blocking = self.blocking if status is Status.INSUFFICIENT_DATA else ()
+        return Rated(result=result, blocking=blocking)
 
     @property
     def blocking(self) -> tuple[str, ...]:
@@ -125,14 +137,15 @@ class Verdict:
         if self._contra:
             return Status.CONTRAINDICATED, f"Contraindicated: {self._contra[0]}."
         if self._grade_missing:
-            return Status.INSUFFICIENT_DATA, "Insufficient data: Ki-67 or mitotic count needed to grade the tumour (B4)."
+            return Status.INSUFFICIENT_DATA, "Insufficient data: Ki-67 or mitotic count needed for the grade (B4)."
         if self._unmet:
             return Status.NOT_RECOMMENDED, f"Not recommended: {self._unmet[0]}."
         if self.missing:
             labels = ", ".join(INPUTS[e].label.split(" (")[0] for e in self.blocking[:3])
             return Status.INSUFFICIENT_DATA, f"Insufficient data: {labels} needed."
         if self._caps and _RANK.get(positive, 2) < _RANK[Status.CONSIDER]:
-            return Status.CONSIDER, f"{summary} MDT: {self._caps[0]}."
+            reason = summary.split(": ", 1)[-1]
+            return Status.CONSIDER, f"Consider at MDT ({self._caps[0]}): {reason}"
         return positive, summary
 
 

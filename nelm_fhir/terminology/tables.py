@@ -14,6 +14,9 @@ from nelm_fhir.terminology.units import UnitTable
 
 __all__ = ["MappingEntry", "MappingFileInfo", "Terminology"]
 
+_MISSING = object()
+_CACHE_LIMIT = 50_000  # distinct (system, code) pairs remembered between clears
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MappingEntry:
@@ -69,6 +72,7 @@ class Terminology:
         units: UnitTable,
         files: Iterable[MappingFileInfo],
     ) -> None:
+        self._cache: dict[tuple[str, str], object] = {}
         self._aliases = dict(aliases)
         self._icd = frozenset(icd_systems)
         self._exact: dict[tuple[str, str], MappingEntry] = {}
@@ -91,6 +95,27 @@ class Terminology:
         self.units = units
         self.files: tuple[MappingFileInfo, ...] = tuple(files)
 
+    def extended(
+        self,
+        *,
+        entries: Iterable[MappingEntry],
+        site_orders: Mapping[tuple[str, str], str],
+        files: Iterable[MappingFileInfo],
+    ) -> Terminology:
+        """Return a copy with site entries and site order codes added (the site files' result)."""
+        return Terminology(
+            entries=[*self._exact.values(), *(e for p in self._prefixes.values() for e in p.values()), *entries],
+            aliases=self._aliases,
+            icd_systems=self._icd,
+            order_codes=self._order_codes,
+            order_prefixes=self._order_prefixes,
+            drug_class_modality=self._drug_class_modality,
+            site_orders={**self._site_orders, **site_orders},
+            modalities=self.modalities,
+            units=self.units,
+            files=[*self.files, *files],
+        )
+
     def canonical_system(self, system: str) -> str:
         """Return the system URI the mappings use for ``system`` (aliases resolved)."""
         system = system.strip()
@@ -104,6 +129,16 @@ class Terminology:
         """Return the mapping entry of ``(system, code)`` (exact code first, then longest prefix), or None."""
         if not system or not code or not isinstance(system, str) or not isinstance(code, str):
             return None
+        cached = self._cache.get((system, code), _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        found = self._lookup(system, code)
+        if len(self._cache) > _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[(system, code)] = found
+        return found
+
+    def _lookup(self, system: str, code: str) -> MappingEntry | None:
         key = self._key(system, code)
         found = self._exact.get(key)
         if found is not None:
@@ -123,14 +158,22 @@ class Terminology:
         found = self.entry(system, code)
         return found.concept if found is not None else None
 
-    def first(
-        self, codings: Iterable[tuple[str | None, str | None]], *namespaces: str
-    ) -> MappingEntry | None:
+    def first(self, codings: Iterable[tuple[str | None, str | None]], *namespaces: str) -> MappingEntry | None:
         """Return the first entry among ``codings`` (in namespaces ``namespaces``, if given), or None."""
         for system, code in codings:
             found = self.entry(system, code)
             if found is not None and (not namespaces or found.namespace in namespaces):
                 return found
+        return None
+
+    def match(
+        self, codings: Iterable[tuple[str | None, str | None]], *namespaces: str
+    ) -> tuple[MappingEntry, str] | None:
+        """Return the first entry among ``codings`` with the coding as sent (``system|code``), or None."""
+        for system, code in codings:
+            found = self.entry(system, code)
+            if found is not None and (not namespaces or found.namespace in namespaces):
+                return found, f"{system}|{code}"
         return None
 
     def modality_for_order(self, codings: Iterable[tuple[str | None, str | None]]) -> str | None:

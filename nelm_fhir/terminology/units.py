@@ -17,7 +17,7 @@ class UnitError(ValueError):
 
 def normalise_unit(unit: str) -> str:
     """Return ``unit`` as matched: no spaces, micro sign as ``u``, lower case."""
-    return unit.replace(" ", "").replace("µ", "u").replace("μ", "u").lower()  # noqa: RUF001 - both micro signs
+    return unit.replace(" ", "").replace("µ", "u").replace("μ", "u").lower()
 
 
 @dataclass(frozen=True, slots=True)

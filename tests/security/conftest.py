@@ -43,14 +43,20 @@ class Signer:
         jwk.update(kid=self.kid, use="sig", alg=self.alg)
         return jwk
 
-    def claims(self, aud: str | list[str], **changes: Any) -> dict[str, Any]:
+    def claims(self, aud: str | list[str] | None, **changes: Any) -> dict[str, Any]:
         """Return a valid claim set for ``aud``; ``changes`` override (None removes a claim)."""
         now = int(time.time())
-        claims: dict[str, Any] = {"iss": self.issuer, "aud": aud, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": aud,
+            "iat": now,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
+        }
         claims.update(changes)
         return {k: v for k, v in claims.items() if v is not None}
 
-    def token(self, aud: str | list[str], *, headers: dict[str, Any] | None = None, **changes: Any) -> str:
+    def token(self, aud: str | list[str] | None, *, headers: dict[str, Any] | None = None, **changes: Any) -> str:
         """Return a compact JWT signed with this client's key."""
         head = {"kid": self.kid, "typ": "JWT", **(headers or {})}
         return jwt.encode(self.claims(aud, **changes), self.private_key, algorithm=self.alg, headers=head)

@@ -228,7 +228,8 @@
 
   function renderCard(card, serviceId, onResolved) {
     var ind = ["info", "warning", "critical"].indexOf(card.indicator) >= 0 ? card.indicator : "info";
-    var node = el("article", { className: "card card-" + ind, "data-testid": "card", "data-indicator": ind });
+    var node = el("article", { className: "card card-" + ind, "data-testid": "card", "data-indicator": ind,
+                               "data-card-uuid": card.uuid || "" });
     var head = el("header", {}, [
       el("span", { className: "indicator", text: ind === "critical" ? "Critical" : ind === "warning" ? "Warning" : "Info" }),
       el("h4", { className: "summary", text: card.summary || "" }),
@@ -244,7 +245,10 @@
     if (card.detail) {
       var detail = el("div", { className: "detail", "data-testid": "card-detail" });
       detail.innerHTML = MD.render(card.detail); // safe: the renderer escapes all text first
-      node.appendChild(detail);
+      // As in EHR sidebars: short or critical details are shown, long ones are one click away.
+      var box = el("details", { className: "detail-box" }, [el("summary", { text: "Details" }), detail]);
+      box.open = ind === "critical" || card.detail.length <= 700;
+      node.appendChild(box);
     }
     var status = el("p", { className: "card-status", "data-testid": "card-status" });
     (card.suggestions || []).forEach(function (s) {

@@ -22,7 +22,10 @@ window.NelmMarkdown = (function () {
   // Inline markup on text that is already escaped.
   function inline(escaped) {
     var codes = [];
-    var out = escaped.replace(/`([^`]+)`/g, function (_, c) { codes.push(c); return "\u0000" + (codes.length - 1) + "\u0000"; });
+    function keep(html) { codes.push(html); return "\u0000" + (codes.length - 1) + "\u0000"; }
+    var out = escaped.replace(/`([^`]+)`/g, function (_, c) { return keep("<code>" + c + "</code>"); });
+    // Backslash escapes (\* \_ \> …) show the character itself and take no part in markup.
+    out = out.replace(/\\(&gt;|&lt;|&amp;|&quot;|&#39;|[\\`*_{}\[\]()#+\-.!|~])/g, function (_, ch) { return keep(ch); });
     out = out.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, function (whole, label, href) {
       // href is escaped text; undo only &amp; so that query strings survive, then re-check the scheme.
       var url = safeUrl(href.replace(/&amp;/g, "&"));
@@ -31,7 +34,7 @@ window.NelmMarkdown = (function () {
     });
     out = out.replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>").replace(/__([^_]+)__/g, "<strong>$1</strong>");
     out = out.replace(/(^|[^*])\*([^*\s][^*]*)\*/g, "$1<em>$2</em>").replace(/(^|\W)_([^_\s][^_]*)_(?=\W|$)/g, "$1<em>$2</em>");
-    out = out.replace(/\u0000(\d+)\u0000/g, function (_, i) { return "<code>" + codes[Number(i)] + "</code>"; });
+    out = out.replace(/\u0000(\d+)\u0000/g, function (_, i) { return codes[Number(i)]; });
     return out;
   }
 

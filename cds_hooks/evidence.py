@@ -1,0 +1,151 @@
+"""Evidence pages linked from every card: ``/evidence`` (index) and ``/evidence/<modality>``.
+
+Each modality page lists the thresholds the rules apply to it (value, unit, PATHWAY.md rule,
+"engineering default" label, site overrides), the seed review's references with their citation,
+and the outcome figures of the rules data. ``?format=json`` returns the same as JSON.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from cds_hooks.cardparts import MODALITY_LABELS, label_of
+from cds_hooks.config import Settings
+from nelm_fhir.pathways.result import Modality
+
+__all__ = ["evidence_document", "init_app"]
+
+REFERENCES_FILE = Path(__file__).resolve().parent / "evidence_references.json"
+
+_SURGERY = ("curative-resection", "simultaneous-resection", "portal-vein-embolization", "two-stage-hepatectomy",
+            "alpps", "cytoreductive-surgery", "liver-transplantation", "repeat-resection")
+_ALL = tuple(m.value for m in Modality)
+# Which modalities each binding decision of PATHWAY.md touches (thresholds carry their rule id).
+_RULE_MODALITIES: dict[str, tuple[str, ...]] = {
+    "B1": _ALL, "B2": _ALL, "B3": _ALL, "B4": _ALL, "B24": _ALL, "B26": _ALL,
+    "B5": _ALL, "B6": ("alpps", "liver-transplantation", "curative-resection", "prrt"),
+    "B7": _SURGERY, "B8": ("curative-resection", "portal-vein-embolization", "two-stage-hepatectomy", "alpps"),
+    "B9": ("curative-resection", "simultaneous-resection", "liver-transplantation"),
+    "B10": ("simultaneous-resection",), "B11": ("liver-transplantation",),
+    "B12": ("liver-transplantation", "cytoreductive-surgery"), "B13": ("cytoreductive-surgery",),
+    "B14": ("rfa", "stereotactic-rfa", "mwa"), "B15": ("tae", "tace", "rfa", "mwa", "radioembolization"),
+    "B16": ("curative-resection", "tae", "tace", "radioembolization", "prrt"),
+    "B17": ("tae", "tace", "radioembolization"), "B18": ("tae", "tace"), "B19": ("prrt",),
+    "B20": ("prrt-plus-radioembolization",), "B21": ("repeat-resection",),
+    "B22": ("curative-resection", "liver-transplantation"),
+    "B23": ("somatostatin-analogue", "everolimus", "sunitinib", "chemotherapy", "interferon-alpha"),
+}
+
+_MISSING = "cited in the seed review's text; its reference list as provided ends before this number"
+
+bp = Blueprint("nelm_evidence", __name__)
+
+
+@cache
+def _references() -> dict[str, str]:
+    data = json.loads(REFERENCES_FILE.read_text(encoding="utf-8"))
+    refs: dict[str, str] = data["references"]
+    return refs
+
+
+def _ref_numbers(labels: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for label in labels:
+        for part in label.strip("[]").split(","):
+            part = part.strip()
+            if "-" in part or "–" in part:
+                lo, _, hi = part.replace("–", "-").partition("-")
+                if lo.isdigit() and hi.isdigit():
+                    out.extend(str(n) for n in range(int(lo), int(hi) + 1))
+            elif part.isdigit():
+                out.append(part)
+    return list(dict.fromkeys(out))
+
+
+def evidence_document(config: Any, modality: Modality) -> dict[str, Any]:
+    """Return thresholds, references and outcomes of ``modality`` from the pathway configuration."""
+    ev = config.evidence_for(modality)
+    overrides = dict(config.overrides)
+    thresholds = [
+        {"key": t.key, "value": t.value, "unit": t.unit, "rule": t.rule, "label": t.label,
+         "evidence": list(t.evidence), "engineeringDefault": t.engineering_default,
+         "configurable": t.configurable, "siteOverride": t.key in overrides}
+        for t in config.thresholds.values()
+        if modality.value in _RULE_MODALITIES.get(t.rule, ()) and _RULE_MODALITIES.get(t.rule) != _ALL
+    ]
+    general = [t.key for t in config.thresholds.values() if _RULE_MODALITIES.get(t.rule) == _ALL]
+    refs = _references()
+    numbers = _ref_numbers(tuple(ev.evidence) + tuple(e for t in thresholds for e in t["evidence"]))
+    return {
+        "modality": modality.value,
+        "label": label_of(modality),
+        "rulesVersion": config.rules_version,
+        "configuration": config.name,
+        "thresholds": thresholds,
+        "generalThresholds": general,
+        "references": [{"number": n, "citation": refs.get(n, _MISSING)}
+                       for n in numbers],
+        "outcomes": list(ev.outcomes),
+    }
+
+
+def _page(title: str, body: str) -> Response:
+    text = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+            "<meta name=viewport content='width=device-width, initial-scale=1'>"
+            "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
+            "line-height:1.45}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .5rem;"
+            "text-align:left}.tag{font-size:.8rem;background:#eee;padding:0 .3rem}</style></head>"
+            f"<body>{body}<p><small>Decision support only. Source: seed review reference numbers; "
+            "thresholds from the versioned rules data.</small></p></body></html>")
+    return Response(text, mimetype="text/html")
+
+
+@bp.get("/evidence")
+def index() -> Response:
+    """List the modalities with links to their evidence pages."""
+    items = "".join(f"<li><a href='/evidence/{m.value}'>{html.escape(label)}</a></li>"
+                    for m, label in MODALITY_LABELS.items())
+    return _page("NELM Pathways evidence", f"<h1>NELM Pathways: evidence by treatment option</h1><ul>{items}</ul>"
+                 "<p>Every patient with NELM: review by the NEN multidisciplinary tumour board [14,15].</p>")
+
+
+@bp.get("/evidence/<modality>")
+def modality_page(modality: str) -> Response:
+    """Show (or, with ?format=json, return) the evidence of one modality; 404 for an unknown id."""
+    try:
+        which = Modality(modality)
+    except ValueError:
+        missing = _page("Not found", f"<h1>Unknown treatment option {html.escape(modality)}</h1>"
+                        "<p><a href='/evidence'>All options</a></p>")
+        missing.status_code = 404
+        return missing
+    doc = evidence_document(current_app.extensions["nelm_pathway_config"], which)
+    if request.args.get("format") == "json":
+        return jsonify(doc)
+    rows = "".join(
+        f"<tr><td>{html.escape(t['label'])}</td><td>{t['value']:g} {html.escape(t['unit'])}</td>"
+        f"<td>{html.escape(t['rule'])}</td><td>{html.escape(' '.join(t['evidence']))}</td><td>"
+        + ("<span class=tag>engineering default</span> " if t["engineeringDefault"] else "")
+        + ("<span class=tag>site override</span>" if t["siteOverride"] else "") + "</td></tr>"
+        for t in doc["thresholds"])
+    table = ("<table><tr><th>Criterion</th><th>Threshold</th><th>Rule</th><th>Evidence</th><th></th></tr>"
+             f"{rows}</table>") if rows else "<p>No numeric threshold specific to this option.</p>"
+    refs = "".join(f"<li>[{r['number']}] {html.escape(r['citation'])}</li>" for r in doc["references"])
+    outcomes = "".join(f"<li>{html.escape(o)}</li>" for o in doc["outcomes"])
+    body = (f"<h1>{html.escape(doc['label'])}</h1><p>Rules {html.escape(doc['rulesVersion'])}, configuration "
+            f"{html.escape(doc['configuration'])}.</p><h2>Criteria thresholds</h2>{table}"
+            f"<h2>Reported outcomes</h2><ul>{outcomes or '<li>none recorded in the rules data</li>'}</ul>"
+            f"<h2>References (seed review)</h2><ol>{refs or '<li>none</li>'}</ol>"
+            "<p><a href='/evidence'>All options</a></p>")
+    return _page(doc["label"], body)
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Register the evidence pages."""
+    app.register_blueprint(bp)

@@ -1,0 +1,43 @@
+"""The SMART on FHIR app: launch, the pathway page, and data capture back into the EHR.
+
+``init_app(app, settings)`` registers the ``/smart`` blueprint and its server-side session store.
+Routes: ``/smart/launch``, ``/smart/callback``, ``/smart/app``, ``/smart/app/findings``,
+``/smart/dev-launch`` (development only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+
+from flask import Flask
+
+from cds_hooks.config import Settings
+from cds_hooks.smart import launch as _launch_routes  # noqa: F401 - registers the routes
+from cds_hooks.smart import page as _page_routes  # noqa: F401 - registers the routes
+from cds_hooks.smart.registry import RegistrationError, SmartRegistration, load_registrations
+from cds_hooks.smart.sessions import SmartSessionStore, engine_for
+from cds_hooks.smart.state import SmartState, blueprint
+
+__all__ = ["RegistrationError", "SmartRegistration", "init_app"]
+
+log = logging.getLogger("nelm.smart")
+SESSION_LIFETIME = dt.timedelta(hours=8)
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Register the SMART app; raises RegistrationError for a broken registration file."""
+    registrations = load_registrations(settings.smart_config_file)
+    store = app.extensions.get("nelm_store")
+    engine = getattr(store, "engine", None)
+    secret = settings.secret_key
+    if not secret:
+        if settings.production:
+            log.warning("NELM_SECRET_KEY is not set: SMART sessions will not survive a restart or span replicas")
+        secret = secrets.token_urlsafe(32)
+    sessions = SmartSessionStore(engine or engine_for(settings.database_url), secret=secret, lifetime=SESSION_LIFETIME)
+    if engine is None:
+        sessions.ensure_table()  # no shared store (and so no migrations) in this app
+    app.extensions["nelm_smart"] = SmartState(settings=settings, registrations=registrations, sessions=sessions)
+    app.register_blueprint(blueprint)

@@ -1,0 +1,21 @@
+// Minimal progressive enhancement: the page works without it.
+(function () {
+  "use strict";
+  var focus = document.querySelector("details[data-focus]");
+  if (focus && !location.hash) { focus.scrollIntoView({block: "start"}); focus.querySelector("summary").focus(); }
+  var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+  if (target && target.tagName === "DETAILS") { target.open = true; }
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+  else if (location.hash === "#changes") { var c = document.getElementById("changes"); if (c) { c.focus(); } }
+  document.addEventListener("click", function (e) {
+    var el = e.target;
+    if (el.matches && el.matches("[data-print]")) { window.print(); }
+    if (el.matches && el.matches("[data-expand]")) {
+      var open = el.getAttribute("data-expand") === "open";
+      document.querySelectorAll("details.modality").forEach(function (d) { d.open = open; });
+    }
+    var link = el.closest ? el.closest("a[href^='#m-']") : null;
+    if (link) { var d = document.getElementById(link.getAttribute("href").slice(1)); if (d) { d.open = true; } }
+  });
+})();

@@ -1,0 +1,301 @@
+"""Observations: Ki-67, mitoses, ECOG/Karnofsky, TumorSize, disease status, labs and local findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fhir.resources.R4B.observation import Observation
+
+from nelm_fhir.ingest.collected import Collected, LesionFlag
+from nelm_fhir.ingest.common import Ctx, Item, coding_pairs, model_codings, ref_key, to_date, validated
+from nelm_fhir.ingest.fastpath import fast_lab_observation
+from nelm_fhir.ingest.values import bool_value, coded_value, int_value, quantity_value
+from nelm_fhir.model import (
+    Differentiation,
+    DiseaseStatus,
+    DiseaseTrend,
+    Fact,
+    FrillingType,
+    Ki67Result,
+    LabKind,
+    LabResult,
+    LiverLesion,
+    PrimaryStatus,
+    SpecimenSite,
+)
+from nelm_fhir.terminology import MappingEntry
+
+__all__ = ["FINAL", "IGNORED", "read_observation", "relevant_observation"]
+
+FINAL = frozenset({"final", "amended", "corrected"})
+IGNORED = frozenset({"entered-in-error", "cancelled"})
+NAMESPACES = ("obs", "lab", "finding")
+USED_OBS = frozenset(
+    {
+        "ki67",
+        "ki67-breast",
+        "ecog",
+        "karnofsky",
+        "tumour-size",
+        "tumour-longest-dimension",
+        "disease-status",
+        "morphology",
+    }
+)
+PRIMARY_SITES = frozenset({"small-intestine", "pancreas", "stomach", "appendix", "colon", "rectum", "lung", "thymus"})
+
+_PERCENT_FINDINGS = {"flr-percent", "liver-involvement-percent", "achievable-debulking-percent"}
+_BOOL_FINDINGS = {
+    "resectable-r0",
+    "fit-for-major-surgery",
+    "fdg-pet-positive",
+    "syndrome-refractory-to-ssa",
+    "tumour-burden-symptoms",
+}
+
+
+def relevant_observation(raw: dict[str, Any], ctx: Ctx) -> MappingEntry | None:
+    """Return the mapping entry that makes a raw Observation relevant, or None (cheap: raw codes only)."""
+    found = ctx.term.first(coding_pairs(raw.get("code")), *NAMESPACES)
+    if found is None:
+        return None
+    if found.namespace == "obs" and found.name not in USED_OBS:
+        return None
+    return found
+
+
+def observation_date(obs: Any) -> dt.date | None:
+    """Return the clinically relevant date: effective[x], else issued."""
+    if obs.effectiveDateTime is not None:
+        return to_date(obs.effectiveDateTime)
+    if obs.effectivePeriod is not None:
+        return to_date(obs.effectivePeriod.start) or to_date(obs.effectivePeriod.end)
+    if obs.effectiveInstant is not None:
+        return to_date(obs.effectiveInstant)
+    return to_date(obs.issued)
+
+
+def read_observation(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) -> None:
+    """Validate one relevant Observation and add its fact to ``out`` (or a problem to ``ctx``)."""
+    obs: Any = fast_lab_observation(item.raw) if entry.namespace == "lab" else None
+    if obs is None:
+        obs = validated(Observation, item, ctx)
+    if obs is None or obs.status in IGNORED:
+        return
+    date = observation_date(obs)
+    ref = item.ref
+    if entry.namespace == "lab":
+        _lab(obs, item, entry, date, ctx, out)
+    elif entry.namespace == "finding":
+        _finding(obs, item, entry.name, date, ctx, out)
+    elif entry.name in {"ki67", "ki67-breast"}:
+        _ki67(obs, item, entry, date, ctx, out)
+    elif entry.name == "ecog":
+        value = _ecog(obs, ref, ctx)
+        if value is not None:
+            out.ecog.append(Fact(value=value, source=ref, date=date))
+    elif entry.name == "karnofsky":
+        score = int_value(obs, ref, ctx, low=0, high=100)
+        if score is not None:
+            out.karnofsky.append(Fact(value=score, source=ref, date=date))
+    elif entry.name in {"tumour-size", "tumour-longest-dimension"}:
+        _tumour_size(obs, item, entry, date, ctx, out)
+    elif entry.name == "disease-status":
+        trend = coded_value(obs, ref, "trend", ctx)
+        if trend is not None:
+            out.disease_status.append(DiseaseStatus(trend=DiseaseTrend(trend), source=ref, date=date))
+    elif entry.name == "morphology":
+        matched = ctx.term.match(model_codings(obs.valueCodeableConcept), "morphology")
+        if matched is None:
+            ctx.problem(f"{ref}.valueCodeableConcept", "not a recognised ICD-O-3 / SNOMED CT morphology code")
+            return
+        found, sent = matched
+        out.morphology.append((Fact(value=sent, source=ref, date=date), found.attributes.get("differentiation")))
+
+
+def _lab(obs: Any, item: Item, entry: MappingEntry, date: dt.date | None, ctx: Ctx, out: Collected) -> None:
+    kind = LabKind(entry.name)
+    converted = quantity_value(obs, item.ref, kind.value, ctx)
+    if converted is None:
+        return
+    value, unit = converted
+    out.labs.append(LabResult(kind=kind, value=value, unit=unit, source=item.ref, date=date, loinc=entry.code))
+
+
+def _ecog(obs: Observation, ref: str, ctx: Ctx) -> int | None:
+    if obs.valueCodeableConcept is not None:
+        found = ctx.term.first(model_codings(obs.valueCodeableConcept), "ecog")
+        if found is None:
+            ctx.problem(f"{ref}.valueCodeableConcept", "not a recognised ECOG grade code")
+            return None
+        return int(found.name)
+    return int_value(obs, ref, ctx, low=0, high=5)
+
+
+def _sites(raw_concepts: list[Any], ctx: Ctx) -> list[str]:
+    names: list[str] = []
+    for concept in raw_concepts:
+        found = ctx.term.first(coding_pairs(concept), "site")
+        if found is not None:
+            names.append(found.name)
+    return names
+
+
+def _located_sites(obs: Observation, item: Item, ctx: Ctx) -> tuple[list[str], Item | None]:
+    """Return the body-site concepts of the Observation, its specimen and its focus (and the focus)."""
+    concepts: list[Any] = []
+    raw = item.raw
+    if isinstance(raw.get("bodySite"), dict):
+        concepts.append(raw["bodySite"])
+    focus_item: Item | None = None
+    specimen = ctx.resolve(obs.specimen.reference, item) if obs.specimen is not None else None
+    if specimen is not None:
+        collection = specimen.raw.get("collection")
+        if isinstance(collection, dict):
+            concepts.append(collection.get("bodySite"))
+        concepts.append(specimen.raw.get("location"))  # a BodyStructure given as specimen
+    for focus in obs.focus or ():
+        target = ctx.resolve(focus.reference, item)
+        if target is not None and target.raw.get("resourceType") == "BodyStructure":
+            focus_item = focus_item or target
+            concepts.append(target.raw.get("location"))
+    return _sites(concepts, ctx), focus_item
+
+
+def _ki67(obs: Observation, item: Item, entry: MappingEntry, date: dt.date | None, ctx: Ctx, out: Collected) -> None:
+    converted = quantity_value(obs, item.ref, "percent", ctx, bounds_ok=True)
+    if converted is None:
+        return
+    value = converted[0]
+    if not 0 <= value <= 100:
+        ctx.problem(f"{item.ref}.valueQuantity.value", f"Ki-67 {value:g} % is outside 0-100 %")
+        return
+    if entry.name == "ki67-breast":
+        ctx.problem(
+            f"{item.ref}.code",
+            "LOINC 85330-9 is the breast-cancer Ki-67 code; read as the Ki-67 index of this NEN (use 29593-1)",
+            severity="warning",
+        )
+    sites, _focus = _located_sites(obs, item, ctx)
+    specimen = SpecimenSite.UNKNOWN
+    if "liver" in sites:
+        specimen = SpecimenSite.LIVER
+    elif any(s in PRIMARY_SITES for s in sites):
+        specimen = SpecimenSite.PRIMARY
+    elif sites:
+        specimen = SpecimenSite.OTHER
+    out.ki67.append(Ki67Result(value=value, specimen=specimen, source=item.ref, date=date))
+
+
+def _tumour_size(
+    obs: Observation, item: Item, entry: MappingEntry, date: dt.date | None, ctx: Ctx, out: Collected
+) -> None:
+    ref = item.ref
+    sites, focus_item = _located_sites(obs, item, ctx)
+    if sites and "liver" not in sites:
+        return  # the size of a primary or of an extrahepatic lesion: not a liver lesion
+    size: float | None = None
+    near_hilum: bool | None = None
+    subcapsular: bool | None = None
+    if entry.name == "tumour-longest-dimension":
+        converted = quantity_value(obs, ref, "size", ctx)
+        if converted is None:
+            return
+        size = converted[0]
+    for index, component in enumerate(obs.component or ()):
+        found = ctx.term.first(model_codings(component.code), "obs", "finding")
+        path = f"{ref}.component[{index}]"
+        if found is None:
+            continue
+        if found.concept == "obs:tumour-longest-dimension":
+            converted = quantity_value(component, path, "size", ctx)
+            if converted is None:
+                return
+            size = converted[0]
+        elif found.concept == "finding:lesion-near-hilum":
+            near_hilum = bool_value(component, path, ctx)
+        elif found.concept == "finding:lesion-subcapsular":
+            subcapsular = bool_value(component, path, ctx)
+    if size is None and entry.name == "tumour-size" and obs.valueQuantity is not None:
+        converted = quantity_value(obs, ref, "size", ctx)
+        if converted is None:
+            return
+        size = converted[0]
+    if size is None and near_hilum is None and subcapsular is None:
+        ctx.problem(f"{ref}.component", "TumorSize without a longest dimension (LOINC 33728-7) or location flag")
+        return
+    if size is not None and size <= 0:
+        ctx.problem(f"{ref}.component", f"lesion size {size:g} cm is not positive")
+        return
+    if not sites:
+        ctx.problem(ref, "tumour size without a body site or focus: read as a liver lesion", severity="warning")
+    label = _label(focus_item, item)
+    focus_key = next((ref_key(f.reference) for f in obs.focus or () if f.reference), None)
+    lesion = LiverLesion(
+        source=ref, size_cm=size, near_hilum=near_hilum, subcapsular=subcapsular, date=date, label=label
+    )
+    out.lesions.append((lesion, focus_key))
+
+
+def _label(focus: Item | None, item: Item) -> str | None:
+    if focus is not None:
+        for ident in focus.raw.get("identifier") or ():
+            if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+                return str(ident["value"])
+        description = focus.raw.get("description")
+        if isinstance(description, str):
+            return description
+        return focus.ref
+    body = item.raw.get("bodySite")
+    if isinstance(body, dict) and isinstance(body.get("text"), str):
+        return str(body["text"])
+    return None
+
+
+def _finding(obs: Observation, item: Item, code: str, date: dt.date | None, ctx: Ctx, out: Collected) -> None:
+    ref = item.ref
+    fact_value: object | None = None
+    if code in _PERCENT_FINDINGS:
+        converted = quantity_value(obs, ref, "percent", ctx)
+        if converted is not None:
+            if 0 <= converted[0] <= 100:
+                fact_value = converted[0]
+            else:
+                ctx.problem(f"{ref}.valueQuantity.value", f"{converted[0]:g} % is outside 0-100 %")
+    elif code in _BOOL_FINDINGS:
+        fact_value = bool_value(obs, ref, ctx)
+    elif code == "krenning-score":
+        fact_value = int_value(obs, ref, ctx, low=0, high=4)
+    elif code == "lesion-count":
+        fact_value = int_value(obs, ref, ctx, low=0, high=10_000)
+    elif code == "mitotic-count":
+        converted = quantity_value(obs, ref, "mitoses", ctx)
+        if converted is not None:
+            if converted[1] != "/2.mm2":
+                ctx.problem(f"{ref}.valueQuantity", f"mitotic count in {converted[1]} cannot be read per 2 mm2")
+            elif converted[0] < 0:
+                ctx.problem(f"{ref}.valueQuantity.value", "negative mitotic count")
+            else:
+                fact_value = converted[0]
+    elif code == "frilling-type":
+        name = coded_value(obs, ref, "frilling", ctx)
+        fact_value = FrillingType(name) if name is not None else None
+    elif code == "differentiation":
+        name = coded_value(obs, ref, "differentiation", ctx)
+        fact_value = Differentiation(name) if name is not None else None
+    elif code == "primary-status":
+        name = coded_value(obs, ref, "primary-status", ctx)
+        fact_value = PrimaryStatus(name) if name is not None else None
+    elif code in {"lesion-near-hilum", "lesion-subcapsular"}:
+        flag = bool_value(obs, ref, ctx)
+        if flag is not None:
+            focus = next((ref_key(f.reference) for f in obs.focus or () if f.reference), None)
+            which = "near_hilum" if code == "lesion-near-hilum" else "subcapsular"
+            out.lesion_flags.append(LesionFlag(which=which, value=flag, source=ref, focus=focus, date=date))
+        return
+    else:
+        return
+    if fact_value is not None:
+        unit = "%" if code in _PERCENT_FINDINGS else ("/2.mm2" if code == "mitotic-count" else None)
+        out.add_finding(code, Fact(value=fact_value, source=ref, date=date, unit=unit))

@@ -1,0 +1,40 @@
+"""Patient: birth date (age at the evaluation date) and administrative sex."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fhir.resources.R4B.patient import Patient
+
+from nelm_fhir.ingest.collected import Collected
+from nelm_fhir.ingest.common import Ctx, Item, to_date, validated
+from nelm_fhir.model import Fact
+
+__all__ = ["age_on", "read_patient"]
+
+
+def age_on(birth: dt.date, as_of: dt.date) -> int:
+    """Return the age in completed years on ``as_of``."""
+    return as_of.year - birth.year - ((as_of.month, as_of.day) < (birth.month, birth.day))
+
+
+def read_patient(item: Item, ctx: Ctx, out: Collected) -> None:
+    """Validate the Patient and keep birth date and sex (a second Patient resource is a problem)."""
+    patient = validated(Patient, item, ctx)
+    if patient is None:
+        return
+    if out.patient_ref is not None and out.patient_ref != item.ref:
+        ctx.problem(item.ref, f"a second Patient resource ({out.patient_ref} already read)")
+        return
+    out.patient_ref = item.ref
+    out.sex = patient.gender
+    if patient.birthDate is None:
+        return
+    birth = to_date(patient.birthDate)
+    if birth is None:
+        ctx.problem(f"{item.ref}.birthDate", "birth date is not a calendar date")
+        return
+    if birth > ctx.as_of:
+        ctx.problem(f"{item.ref}.birthDate", f"birth date {birth.isoformat()} is after the evaluation date")
+        return
+    out.birth_date = Fact(value=birth, source=item.ref, date=birth)

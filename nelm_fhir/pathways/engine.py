@@ -1,0 +1,130 @@
+"""``evaluate``: every modality rated for one patient, in CONTRACT.md order. Pure.
+
+Surgical options are rated first because later ones depend on them: liver-directed, PRRT
+and systemic options are "not recommended" when a resection is recommended (B18, B19).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from nelm_fhir.model import NelmProfile
+from nelm_fhir.pathways import ablation, embolization, prrt, resection, staged, systemic, transplant
+from nelm_fhir.pathways.config import PathwayConfig
+from nelm_fhir.pathways.gaps import INPUTS, build_gaps
+from nelm_fhir.pathways.gates import Context, build_context
+from nelm_fhir.pathways.result import DataGap, Evaluation, Modality, Status
+from nelm_fhir.pathways.summary import profile_summary
+from nelm_fhir.pathways.verdict import Rated
+
+__all__ = ["TUMOUR_BOARD_NOTE", "evaluate"]
+
+TUMOUR_BOARD_NOTE = "Review by the NEN multidisciplinary tumour board is advised for every patient [14,15]"
+
+_ROUTE = (
+    Modality.CURATIVE_RESECTION, Modality.SIMULTANEOUS_RESECTION, Modality.PORTAL_VEIN_EMBOLIZATION,
+    Modality.TWO_STAGE_HEPATECTOMY, Modality.ALPPS, Modality.REPEAT_RESECTION,
+)
+_STAGED = (Modality.PORTAL_VEIN_EMBOLIZATION, Modality.TWO_STAGE_HEPATECTOMY, Modality.ALPPS)
+_POSITIVE = (Status.RECOMMENDED, Status.CONSIDER)
+
+
+def _route(rated: dict[Modality, Rated]) -> Status | None:
+    """Return the best status of the resection routes: R, C, or None when neither."""
+    statuses = {rated[m].result.status for m in _ROUTE}
+    for status in _POSITIVE:
+        if status in statuses:
+            return status
+    return None
+
+
+def _rate_all(ctx: Context) -> dict[Modality, Rated]:
+    rated: dict[Modality, Rated] = {
+        Modality.CURATIVE_RESECTION: resection.curative_resection(ctx),
+        Modality.SIMULTANEOUS_RESECTION: resection.simultaneous_resection(ctx),
+        Modality.PORTAL_VEIN_EMBOLIZATION: staged.portal_vein_embolization(ctx),
+        Modality.TWO_STAGE_HEPATECTOMY: staged.two_stage_hepatectomy(ctx),
+        Modality.ALPPS: staged.alpps(ctx),
+        Modality.REPEAT_RESECTION: resection.repeat_resection(ctx),
+        Modality.LIVER_TRANSPLANTATION: transplant.liver_transplantation(ctx),
+    }
+    route = _route(rated)
+    rated[Modality.CYTOREDUCTIVE_SURGERY] = resection.cytoreductive_surgery(ctx, route)
+    cyto = rated[Modality.CYTOREDUCTIVE_SURGERY].result.status
+    rated[Modality.RFA] = ablation.rfa(ctx, route, cyto)
+    rated[Modality.STEREOTACTIC_RFA] = ablation.stereotactic_rfa(ctx, route, cyto)
+    rated[Modality.MWA] = ablation.mwa(ctx, route, cyto)
+    rated[Modality.TAE] = embolization.tae(ctx, route)
+    rated[Modality.TACE] = embolization.tace(ctx, route)
+    rated[Modality.RADIOEMBOLIZATION] = embolization.radioembolization(ctx, route)
+    rated[Modality.PRRT] = prrt.prrt(ctx, route)
+    rated[Modality.PRRT_PLUS_RADIOEMBOLIZATION] = prrt.prrt_plus_radioembolization(
+        ctx, rated[Modality.PRRT], rated[Modality.RADIOEMBOLIZATION])
+    rated[Modality.SOMATOSTATIN_ANALOGUE] = systemic.somatostatin_analogue(ctx, route)
+    rated[Modality.EVEROLIMUS] = systemic.everolimus(ctx, route)
+    rated[Modality.SUNITINIB] = systemic.sunitinib(ctx, route)
+    rated[Modality.CHEMOTHERAPY] = systemic.chemotherapy(ctx, route)
+    rated[Modality.INTERFERON_ALPHA] = systemic.interferon_alpha(ctx, route)
+    return rated
+
+
+def _gaps(ctx: Context, rated: dict[Modality, Rated]) -> tuple[DataGap, ...]:
+    blocked: dict[str, list[Modality]] = {}
+    for modality in Modality:
+        for element in rated[modality].blocking:
+            blocked.setdefault(element, []).append(modality)
+    stale = {k: v for k, v in ctx.stale.items() if k in blocked}
+    extra: list[DataGap] = []
+    staged_open = [m for m in _STAGED if rated[m].result.status in _POSITIVE]
+    if staged.ki67_primary_only(ctx) and staged_open:
+        spec = INPUTS["ki67LiverSpecimen"]
+        extra.append(DataGap(
+            element=spec.element,
+            why=f"{staged.LIVER_BIOPSY_NOTE}; {', '.join(m.value for m in staged_open)} considered (B2)",
+            codes=spec.codes,
+            order_label=spec.order_label,
+        ))
+    gaps = build_gaps(blocked, stale, extra)
+    if ctx.grade is None and "ki67Percent" in blocked:
+        gaps = tuple(
+            DataGap(element=g.element, codes=g.codes, blocks=g.blocks, order_label=g.order_label,
+                    why="no Ki-67 and no mitotic count: grade-dependent options cannot be rated (B4); "
+                        "ICD-O-3 8249/3 or 'well differentiated' never set a grade (B3)")
+            if g.element == "ki67Percent" else g
+            for g in gaps
+        )
+    return gaps
+
+
+def _notes(ctx: Context, rated: dict[Modality, Rated]) -> tuple[str, ...]:
+    notes = [TUMOUR_BOARD_NOTE]
+    if ctx.grade is not None:
+        notes.extend(ctx.grade.notes)
+    if ctx.differentiation_unknown_high_grade:
+        notes.append("Ki-67 > 20 % without a recorded differentiation: NET G3 vs NEC must be settled by pathology (B3)")
+    if staged.ki67_primary_only(ctx) and any(rated[m].result.status in _POSITIVE for m in _STAGED):
+        notes.append(staged.LIVER_BIOPSY_NOTE)
+    resected = (Modality.CURATIVE_RESECTION, Modality.SIMULTANEOUS_RESECTION, Modality.REPEAT_RESECTION)
+    if any(rated[m].result.status in _POSITIVE for m in resected):
+        notes.append("After resection: intensified imaging follow-up (recurrence 65–90 %) [2,71,72]")
+    if ctx.unknown_primary:
+        notes.append("Unknown primary: continue the search for the primary (SSTR-PET) (B22)")
+    return tuple(dict.fromkeys(notes))
+
+
+def evaluate(profile: NelmProfile, *, now: dt.date, config: PathwayConfig) -> Evaluation:
+    """Return the evaluation of ``profile`` at ``now`` under ``config``: all 21 modalities, gaps and notes."""
+    ctx = build_context(profile, now, config)
+    rated = _rate_all(ctx)
+    return Evaluation(
+        patient=profile.patient,
+        evaluated_at=now,
+        rules_version=config.rules_version,
+        config_name=config.name,
+        config_overrides=config.overrides,
+        profile_summary=profile_summary(ctx),
+        results=tuple(rated[m].result for m in Modality),
+        data_gaps=_gaps(ctx, rated),
+        problems=tuple(f"{p.path}: {p.message}" for p in profile.problems),
+        notes=_notes(ctx, rated),
+    )

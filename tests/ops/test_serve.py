@@ -1,0 +1,38 @@
+"""``nelm-cds serve`` (what ``make run`` runs): gunicorn starts, says where to look, and stops cleanly."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.ops.servers import nelm_serve
+
+pytestmark = pytest.mark.slow
+
+
+def test_serve_prints_where_to_look_and_serves_demo_discovery_and_metrics(tmp_path: Path) -> None:
+    env = {"NELM_DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'nelm.sqlite3'}"}
+    with nelm_serve(tmp_path, env, workers=1) as server:
+        deadline = time.monotonic() + 10
+        while "Stop with Ctrl-C" not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        out = server.output()
+        for path in ("/demo", "/cds-services", "/smart/launch", "/smart/callback", "/metrics", "/readyz"):
+            assert f"{server.base_url}{path}" in out, path
+        assert re.search(r"database sqlite:///.*nelm\.sqlite3", out)
+        assert requests.get(f"{server.base_url}/demo/", timeout=10).status_code == 200
+        s = requests.Session()
+        disc = s.get(f"{server.base_url}/cds-services", timeout=10,
+                     headers={"Authorization": f"Bearer {server.token(s, '/cds-services')}"})
+        assert disc.status_code == 200
+        assert {"patient-view", "order-select", "order-sign"} <= {x["hook"] for x in disc.json()["services"]}
+        assert s.get(f"{server.base_url}/cds-services", timeout=10).status_code == 401  # no token, no answer
+        metrics = requests.get(f"{server.base_url}/metrics", timeout=10)
+        assert metrics.status_code == 200 and "nelm_http_requests_total{" in metrics.text
+        proc = server.proc
+    assert proc.returncode == 0  # SIGTERM: gunicorn stops gracefully and serve returns its status
+    assert (tmp_path / "instance" / "nelm.sqlite3").exists()  # migrated before gunicorn started

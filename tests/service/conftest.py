@@ -1,0 +1,75 @@
+"""Fixtures of the service tests: a development app with auth disabled on its own SQLite file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from cds_hooks.app import create_app
+from cds_hooks.config import Settings
+from cds_hooks.store import store_of
+
+NOW = dt.date(2026, 11, 26)
+
+
+def make_app(tmp_path: Path, **changes: object) -> Flask:
+    """Return an app with auth disabled, a fresh SQLite store and the evaluation date fixed at NOW."""
+    settings = Settings(auth_disabled=True, database_url=f"sqlite:///{tmp_path / 'nelm.sqlite3'}").with_(**changes)
+    app = create_app(settings)
+    app.extensions["nelm_clock"] = lambda: NOW
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """A development app with auth disabled and the evaluation date fixed."""
+    app = make_app(tmp_path)
+    yield app
+    store_of(app).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of ``app``."""
+    return app.test_client()
+
+
+PG_URL = os.environ.get("NELM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, uniquely named PostgreSQL database for this session, dropped afterwards."""
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
+    name = f"nelm_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_app(tmp_path: Path, postgres_url: str) -> Iterator[Flask]:
+    """A development app whose store is the session's PostgreSQL database."""
+    app = make_app(tmp_path, database_url=postgres_url)
+    yield app
+    store_of(app).dispose()

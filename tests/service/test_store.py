@@ -1,0 +1,88 @@
+"""The store: Alembic migrations, idempotent feedback, the JWT replay cache, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.script import ScriptDirectory
+
+from cds_hooks.store import MIGRATIONS, AuditRecord, FeedbackRecord, Store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'instance' / 'nelm.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    s = Store(url)
+    s.upgrade()
+    yield s
+    if request.param == "postgresql":
+        with s.engine.begin() as conn:
+            for table in ("feedback", "hook_audit", "jwt_replay"):
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+    s.dispose()
+
+
+def test_migrations_reach_head_and_are_idempotent(store: Store) -> None:
+    store.upgrade()  # second run: nothing to do, no error
+    script = ScriptDirectory(str(MIGRATIONS))
+    assert store.revision() == script.get_current_head()
+    assert script.get_revision("0001_initial").down_revision is None  # the first revision keeps its id
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert {"feedback", "hook_audit", "jwt_replay", "alembic_version"} <= tables
+    assert store.ping() is True
+
+
+def test_sqlite_folder_is_created(tmp_path: Path) -> None:
+    s = Store(f"sqlite:///{tmp_path / 'a' / 'b' / 'db.sqlite3'}")
+    s.upgrade()
+    assert (tmp_path / "a" / "b" / "db.sqlite3").exists()
+    s.dispose()
+
+
+def test_feedback_is_stored_once(store: Store) -> None:
+    card = str(uuid.uuid4())
+    when = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
+    record = FeedbackRecord(service_id="nelm-pathway", card_uuid=card, outcome="overridden", outcome_timestamp=when,
+                            override_reason_system="urn:x", override_reason_code="mdt",
+                            override_reason_display="Tumour board", user_comment="discussed 2026-11-20")
+    assert store.save_feedback([record, record]) == 1
+    assert store.save_feedback([record]) == 0
+    rows = store.feedback_for(card)
+    assert len(rows) == 1
+    assert rows[0]["override_reason_code"] == "mdt"
+    assert rows[0]["user_comment"] == "discussed 2026-11-20"
+    later = FeedbackRecord(service_id="nelm-pathway", card_uuid=card, outcome="accepted",
+                           outcome_timestamp=when + dt.timedelta(minutes=1), accepted_suggestions=("s1",))
+    assert store.save_feedback([later]) == 1
+    assert [r["outcome"] for r in store.feedback_for(card)] == ["overridden", "accepted"]
+    assert store.feedback_for(card)[1]["accepted_suggestions"] == ["s1"]
+
+
+def test_jti_replay_is_refused_until_expiry(store: Store) -> None:
+    jti = uuid.uuid4().hex
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    assert store.remember_jti("https://sandbox.cds-hooks.org", jti, soon) is True
+    assert store.remember_jti("https://sandbox.cds-hooks.org", jti, soon) is False
+    assert store.remember_jti("https://other.example", jti, soon) is True
+    expired = uuid.uuid4().hex
+    assert store.remember_jti("iss", expired, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)) is True
+    assert store.remember_jti("iss", expired, soon) is True  # the old entry had expired
+    assert store.purge_expired_jtis() == 0
+
+
+def test_audit_rows_hold_no_phi(store: Store) -> None:
+    store.record_audit(AuditRecord(service_id="nelm-pathway", hook="patient-view", hook_instance="h1",
+                                   patient_hash="pt_0123456789abcdef", status_code=200, card_count=3,
+                                   statuses={"tace": "contraindicated"}, latency_ms=12.5))
+    row = store.recent_audit(1)[0]
+    assert row["statuses"] == {"tace": "contraindicated"}
+    assert row["patient_hash"] == "pt_0123456789abcdef"
+    assert row["latency_ms"] == 12.5

@@ -1,0 +1,406 @@
+"""A test SMART on FHIR authorization server (stand-in for the EHR's), built on Authlib's server classes.
+
+It serves, on one free loopback port:
+
+- ``{iss}/.well-known/smart-configuration`` (``iss`` = ``{base}/fhir``),
+- ``/auth/authorize``: authorization code with PKCE S256 required, ``aud`` must equal ``iss``,
+  ``launch`` must be one the test registered (EHR launch) — the user is approved automatically,
+- ``/auth/token``: confidential clients by ``client_secret_basic``/``client_secret_post`` or
+  ``private_key_jwt``; the response carries the SMART launch context (``patient``, ``encounter``,
+  ``need_patient_banner``, ``smart_style_url``, ``appContext``), an ``id_token`` and, when enabled,
+  a refresh token,
+- ``{iss}/...``: a FHIR proxy to a real FHIR server (SEKMET) that checks the bearer token, so that
+  an expired or revoked token gives a real 401.
+
+Fault switches for failure-path tests: ``fail_token_with``, ``fail_writes_with`` (a gateway refusing
+writes), ``expires_in``, ``issue_refresh``, ``revoke_all()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import jwt
+import requests
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, OAuth2Error, grants
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask, Response, jsonify, request
+from joserfc import jwt as joserfc_jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from werkzeug.serving import make_server
+
+from tests.support.sekmet import free_port
+
+__all__ = ["SmartAuthServer", "run_smart_auth_server"]
+
+
+@dataclass
+class Client(ClientMixin):  # type: ignore[misc]
+    client_id: str
+    redirect_uris: list[str]
+    scope: str
+    auth_methods: tuple[str, ...]
+    client_secret: str | None = None
+    public_jwks: dict[str, Any] | None = None
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str:
+        return self.redirect_uris[0]
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        if not scope:
+            return ""
+        allowed = set(self.scope.split())
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.client_secret is not None and secrets.compare_digest(client_secret, self.client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in self.auth_methods
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in {"authorization_code", "refresh_token"}
+
+
+@dataclass
+class AuthCode:
+    code: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    context: dict[str, Any]
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_auth_time(self) -> int:
+        return int(time.time())
+
+    def get_nonce(self) -> None:
+        return None
+
+
+@dataclass
+class TokenRecord:
+    access_token: str
+    client_id: str
+    scope: str
+    expires_at: float
+    context: dict[str, Any]
+    refresh_token: str | None = None
+    revoked: bool = False
+
+    def check_client(self, client: Client) -> bool:
+        return client.client_id == self.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_expired(self) -> bool:
+        return time.time() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+
+@dataclass
+class User:
+    id: str = "dr-1"
+    fhir_user: str = "Practitioner/dr-1"
+
+
+class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [
+        "client_secret_basic", "client_secret_post", JWTBearerClientAssertion.CLIENT_AUTH_METHOD,
+    ]
+    owner: SmartAuthServer
+
+    def save_authorization_code(self, code: str, req: Any) -> None:
+        data = req.payload.data
+        self.owner.codes[code] = AuthCode(
+            code=code, client_id=req.client.client_id, redirect_uri=data.get("redirect_uri", ""),
+            scope=req.payload.scope or "", code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"), context=self.owner.pending_context,
+        )
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
+        item = self.owner.codes.get(code)
+        return item if item is not None and item.client_id == client.client_id else None
+
+    def delete_authorization_code(self, authorization_code: AuthCode) -> None:
+        self.owner.codes.pop(authorization_code.code, None)
+
+    def authenticate_user(self, authorization_code: AuthCode) -> User:
+        return User()
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        context = dict(self.request.authorization_code.context)
+        status, token, headers = super().create_token_response()
+        token.update({k: v for k, v in context.items() if v is not None})
+        if "openid" in (token.get("scope") or "").split():
+            token["id_token"] = self.owner.id_token(self.request.client.client_id)
+        self.owner.tokens[token["access_token"]].context = context
+        return status, token, headers
+
+
+class _RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = _CodeGrant.TOKEN_ENDPOINT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+    owner: SmartAuthServer
+
+    def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
+        for rec in self.owner.tokens.values():
+            if rec.refresh_token == refresh_token and not rec.revoked:
+                return rec
+        return None
+
+    def authenticate_user(self, refresh_token: TokenRecord) -> User:
+        return User()
+
+    def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
+        refresh_token.revoked = True
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        old: TokenRecord = self.request.refresh_token
+        status, token, headers = super().create_token_response()
+        token["patient"] = old.context.get("patient")
+        self.owner.tokens[token["access_token"]].context = dict(old.context)
+        self.owner.refreshes += 1
+        return status, token, headers
+
+
+class _Assertion(JWTBearerClientAssertion):  # type: ignore[misc]
+    owner: SmartAuthServer
+
+    def get_audiences(self) -> list[str]:
+        return [self.owner.token_url]
+
+    def validate_jti(self, claims: Any, jti: str) -> bool:
+        if jti in self.owner.seen_jtis:
+            return False
+        self.owner.seen_jtis.add(jti)
+        return True
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+        # SMART asks for RS384/ES384, which joserfc's default registry rejects as "not recommended".
+        try:
+            token = joserfc_jwt.decode(assertion, resolve_key, algorithms=["RS384", "ES384"])
+        except JoseError as exc:
+            raise InvalidClientError(description=exc.description) from exc
+        if token.claims.get("exp", 0) > time.time() + 300 + 5:
+            raise InvalidClientError(description="client assertion lives longer than 5 minutes")
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def resolve_client_public_key(self, client: Client) -> Any:
+        return KeySet.import_key_set(client.public_jwks or {"keys": []})
+
+
+@dataclass
+class SmartAuthServer:
+    """The running server: its URLs, registered clients and launches, and what it saw."""
+
+    fhir_upstream: str
+    port: int = field(default_factory=free_port)
+    expires_in: int = 3600
+    issue_refresh: bool = True
+    fail_token_with: tuple[int, dict[str, Any] | str] | None = None
+    fail_writes_with: tuple[int, dict[str, Any]] | None = None  # what the FHIR gateway answers to POST/PUT
+    clients: dict[str, Client] = field(default_factory=dict)
+    launches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    codes: dict[str, AuthCode] = field(default_factory=dict)
+    tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    seen_jtis: set[str] = field(default_factory=set)
+    authorize_requests: list[dict[str, str]] = field(default_factory=list)
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+    fhir_requests: list[tuple[str, str, int]] = field(default_factory=list)
+    refreshes: int = 0
+    standalone_patient: str | None = None
+    pending_context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def iss(self) -> str:
+        return f"{self.base_url}/fhir"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}/auth/token"
+
+    def register_client(self, client_id: str, *, redirect_uri: str, scope: str, secret: str | None = None,
+                        public_jwks: dict[str, Any] | None = None) -> None:
+        methods = []
+        if secret:
+            methods += ["client_secret_basic", "client_secret_post"]
+        if public_jwks:
+            methods.append(JWTBearerClientAssertion.CLIENT_AUTH_METHOD)
+        self.clients[client_id] = Client(client_id=client_id, redirect_uris=[redirect_uri], scope=scope,
+                                         auth_methods=tuple(methods), client_secret=secret, public_jwks=public_jwks)
+
+    def new_launch(self, *, patient: str, encounter: str | None = None, app_context: str | None = None,
+                   need_patient_banner: bool = True, smart_style_url: str | None = None) -> str:
+        launch = secrets.token_urlsafe(12)
+        self.launches[launch] = {"patient": patient, "encounter": encounter, "appContext": app_context,
+                                 "need_patient_banner": need_patient_banner, "smart_style_url": smart_style_url}
+        return launch
+
+    def revoke_all(self) -> None:
+        """Revoke every access and refresh token (the FHIR proxy then answers 401)."""
+        for rec in self.tokens.values():
+            rec.revoked = True
+
+    def id_token(self, client_id: str) -> str:
+        now = int(time.time())
+        claims = {"iss": self.iss, "sub": "dr-1", "aud": client_id, "iat": now, "exp": now + 300,
+                  "fhirUser": f"{self.iss}/Practitioner/dr-1"}
+        return jwt.encode(claims, self._signing_key, algorithm="RS256")
+
+    def build(self) -> Flask:
+        self._signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        app = Flask("smart_auth_server")
+        app.config["OAUTH2_ERROR_URIS"] = None
+        server = AuthorizationServer(app, query_client=self.clients.get, save_token=self._save_token)
+        server.register_token_generator("default", BearerTokenGenerator(
+            lambda **kw: secrets.token_urlsafe(32),
+            lambda **kw: secrets.token_urlsafe(32) if self.issue_refresh else None,
+            lambda client, grant_type: self.expires_in,
+        ))
+        owner = self
+        code_grant = type("CodeGrant", (_CodeGrant,), {"owner": owner})
+        refresh_grant = type("RefreshGrant", (_RefreshGrant,), {"owner": owner})
+        server.register_grant(code_grant, [CodeChallenge(required=True)])
+        server.register_grant(refresh_grant)
+        assertion = type("Assertion", (_Assertion,), {"owner": owner})
+        server.register_client_auth_method(JWTBearerClientAssertion.CLIENT_AUTH_METHOD, assertion())
+
+        @app.get("/fhir/.well-known/smart-configuration")
+        def smart_configuration() -> Response:
+            return jsonify({
+                "issuer": self.iss,
+                "authorization_endpoint": f"{self.base_url}/auth/authorize",
+                "token_endpoint": self.token_url,
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic", "client_secret_post", "private_key_jwt",
+                ],
+                "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "scopes_supported": ["openid", "fhirUser", "launch", "launch/patient", "offline_access",
+                                     "patient/*.rs", "patient/Observation.cu"],
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"],
+                "capabilities": ["launch-ehr", "launch-standalone", "client-confidential-symmetric",
+                                 "client-confidential-asymmetric", "context-ehr-patient", "context-banner",
+                                 "context-style", "permission-v2", "sso-openid-connect"],
+            })
+
+        @app.get("/auth/authorize")
+        def authorize() -> Any:
+            args = request.args.to_dict()
+            self.authorize_requests.append(args)
+            if args.get("aud", "").rstrip("/") != self.iss:
+                return Response("aud must be the FHIR base URL (iss)", status=400)
+            if args.get("code_challenge_method") != "S256" or not args.get("code_challenge"):
+                return Response("PKCE S256 is required", status=400)
+            launch = args.get("launch")
+            if launch is not None:
+                if launch not in self.launches:
+                    return Response("unknown launch", status=400)
+                self.pending_context = dict(self.launches[launch])
+            elif "launch/patient" in args.get("scope", "").split() and self.standalone_patient:
+                self.pending_context = {"patient": self.standalone_patient, "need_patient_banner": True}
+            else:
+                self.pending_context = {}
+            try:
+                grant = server.get_consent_grant(end_user=User())
+            except OAuth2Error as exc:
+                return server.handle_error_response(None, exc)
+            return server.create_authorization_response(grant_user=User(), grant=grant)
+
+        @app.post("/auth/token")
+        def token() -> Any:
+            self.token_requests.append(request.form.to_dict())
+            if self.fail_token_with is not None:
+                status, body = self.fail_token_with
+                if isinstance(body, str):
+                    return Response(body, status=status, mimetype="text/html")
+                return Response(jsonify(body).get_data(), status=status, mimetype="application/json")
+            return server.create_token_response()
+
+        @app.route("/fhir/<path:rest>", methods=["GET", "POST", "PUT"])
+        def fhir(rest: str) -> Response:
+            auth = request.headers.get("Authorization", "")
+            rec = self.tokens.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+            if rec is None or rec.revoked or rec.is_expired():
+                self.fhir_requests.append((request.method, rest, 401))
+                body = {"resourceType": "OperationOutcome",
+                        "issue": [{"severity": "error", "code": "login", "diagnostics": "invalid or expired token"}]}
+                return Response(jsonify(body).get_data(), status=401, mimetype="application/fhir+json",
+                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            if self.fail_writes_with is not None and request.method in {"POST", "PUT"}:
+                status, outcome = self.fail_writes_with
+                self.fhir_requests.append((request.method, rest, status))
+                return Response(jsonify(outcome).get_data(), status=status, mimetype="application/fhir+json")
+            url = f"{self.fhir_upstream}/{rest}"
+            upstream = requests.request(
+                request.method, url, params=list(request.args.items(multi=True)), data=request.get_data(),
+                headers={"Content-Type": request.headers.get("Content-Type", "application/fhir+json"),
+                         "Accept": "application/fhir+json"}, timeout=20,
+            )
+            self.fhir_requests.append((request.method, rest, upstream.status_code))
+            body = upstream.content.replace(self.fhir_upstream.encode(), self.iss.encode())
+            headers = {}
+            if "Location" in upstream.headers:
+                headers["Location"] = upstream.headers["Location"].replace(self.fhir_upstream, self.iss)
+            return Response(body, status=upstream.status_code,
+                            mimetype=upstream.headers.get("Content-Type", "application/fhir+json"), headers=headers)
+
+        return app
+
+    def _save_token(self, token: dict[str, Any], req: Any) -> None:
+        self.tokens[token["access_token"]] = TokenRecord(
+            access_token=token["access_token"], client_id=req.client.client_id, scope=token.get("scope", ""),
+            expires_at=time.time() + int(token.get("expires_in", 0)), context={},
+            refresh_token=token.get("refresh_token"),
+        )
+
+
+@contextlib.contextmanager
+def run_smart_auth_server(fhir_upstream: str) -> Iterator[SmartAuthServer]:
+    """Start the server on a free loopback port in a thread; yield it; shut it down."""
+    server = SmartAuthServer(fhir_upstream=fhir_upstream.rstrip("/"))
+    http = make_server("127.0.0.1", server.port, server.build(), threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
