@@ -42,6 +42,8 @@ max_requests_jitter = 500
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
+# No runtime control socket: containers run read-only homes, and workers are managed by the orchestrator.
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:

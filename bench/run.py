@@ -125,6 +125,12 @@ def run_inprocess(args: argparse.Namespace, report: Report, raw: dict[str, Any])
     table.notes.append("parse = the product's strict parser (cds_hooks.jsonbody); (json.loads) = plain stdlib, "
                        "for comparison; total = bytes → Evaluation (parse + map + evaluate in one call; "
                        "render not included)")
+    by_label = {row["label"]: row for row in raw["inprocess"]}
+    irrelevant, small = by_label["1,000 mostly irrelevant"], by_label["50 realistic"]
+    if irrelevant["map"] and small["map"]:
+        table.notes.append(f"irrelevant data: map of 1,000 mostly irrelevant resources = "
+                           f"{irrelevant['map'] / small['map']:.1f} × map of 50 realistic ones (same clinical core); "
+                           f"parse grows with bytes whatever they hold")
     if engine is None:
         table.notes.append(f"map/evaluate not measured: the engine is not importable yet ({why})")
     report.tables.append(table)

@@ -8,6 +8,7 @@ than a limit, invalid UTF-8, and a top level that is not an object.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 __all__ = ["BodyError", "parse_json_object"]
@@ -32,6 +33,18 @@ def _no_constants(name: str) -> Any:
     raise BodyError(f"{name} is not valid JSON")
 
 
+# A lone surrogate (``"\\ud800"``) is valid JSON syntax but not Unicode: it cannot be stored, logged or
+# re-encoded. NUL cannot be stored by PostgreSQL. Both are refused here rather than failing later.
+_BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_text(text: str) -> None:
+    bad = _BAD_CHARACTERS.search(text)
+    if bad is not None:
+        what = "a NUL character" if bad.group() == "\x00" else f"an unpaired surrogate \\u{ord(bad.group()):04x}"
+        raise BodyError(f"JSON string holds {what}: not valid Unicode text")
+
+
 def _depth(value: Any, limit: int) -> None:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -39,9 +52,13 @@ def _depth(value: Any, limit: int) -> None:
         if depth > limit:
             raise BodyError(f"JSON nested deeper than {limit} levels")
         if isinstance(item, dict):
+            for key in item:
+                _check_text(key)
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, str):
+            _check_text(item)
 
 
 def parse_json_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:

@@ -120,7 +120,13 @@ def readiness(app: Flask) -> tuple[bool, dict[str, str]]:
         checks["database"] = "store not configured"
     else:
         try:
-            checks["database"] = "ok" if store.ping() else "database did not answer"
+            if not store.ping():
+                checks["database"] = "database did not answer"
+            elif store.revision() is None:
+                checks["database"] = "database has no schema: run nelm-cds db upgrade"
+            else:
+                # A newer revision than this code knows is fine: that is a rolling upgrade in progress.
+                checks["database"] = "ok"
         except (SQLAlchemyError, OSError) as exc:
             checks["database"] = f"database unreachable ({type(exc).__name__})"
     checks["terminology"] = "ok" if app.extensions.get("nelm_terminology") is not None else "mappings not loaded"

@@ -130,6 +130,24 @@ def _alembic_config(url: str) -> Config:
     return config
 
 
+def normalise_url(url: str) -> str:
+    """Return ``url`` with the installed PostgreSQL driver (psycopg 3) when none or ``postgres://`` is given."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets gunicorn workers read while one writes; NORMAL sync keeps an audit commit off the fsync path."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def _prepare_sqlite_path(url: str) -> None:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
@@ -140,10 +158,13 @@ class Store:
     """The service's database: feedback, audit, JWT replay cache. Thread-safe (one Engine)."""
 
     def __init__(self, url: str) -> None:
+        url = normalise_url(url)
         _prepare_sqlite_path(url)
         self.url = url
         kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
         self.engine: Engine = sa.create_engine(url, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
     @property
     def backend(self) -> str:

@@ -6,6 +6,8 @@ broken mapping file, are written in the same form as everything else.
 
 from __future__ import annotations
 
+import logging
+
 from cds_hooks.app import create_app
 from cds_hooks.config import Settings
 from cds_hooks.logging_setup import configure_logging
@@ -14,4 +16,5 @@ __all__ = ["app", "settings"]
 
 settings = Settings.from_env()
 configure_logging(settings)
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin at every start
 app = create_app(settings)

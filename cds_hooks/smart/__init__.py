@@ -28,7 +28,7 @@ SESSION_LIFETIME = dt.timedelta(hours=8)
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Register the SMART app; raises RegistrationError for a broken registration file."""
-    registrations = load_registrations(settings.smart_config_file)
+    registrations = load_registrations(settings.smart_config_file, production=settings.production)
     store = app.extensions.get("nelm_store")
     engine = getattr(store, "engine", None)
     secret = settings.secret_key

@@ -118,7 +118,7 @@ def _chip_label(modality: Modality, status: Status | None) -> str:
 
 
 def _chip_width(text: str) -> int:
-    return int(len(text) * 6.9) + 22
+    return int(len(text) * 8.1) + 22
 
 
 def _chip_positions(leaf: _Leaf, status: Mapping[Modality, Status], width: int) -> list[tuple[int, int, int]]:
@@ -192,12 +192,12 @@ def render_flowchart(evaluation: Evaluation) -> str:
 
     body: list[str] = []
     y = 16
-    gate_boxes: list[tuple[int, bool]] = []  # (top y, route continues below this gate)
     on_below = [any(leaf_on(leaf) for g in GATES[i:] for leaf in g.leaves) for i in range(len(GATES))]
     route_names: list[str] = []
+    rows_h = [max(GATE_H, sum(_leaf_height(leaf, status) + 10 for leaf in g.leaves) - 10 if g.leaves else 0)
+              for g in GATES]
     for i, gate in enumerate(GATES):
-        leaves_h = sum(_leaf_height(leaf, status) + 10 for leaf in gate.leaves) - 10 if gate.leaves else 0
-        row_h = max(GATE_H, leaves_h)
+        row_h = rows_h[i]
         gy = y + (row_h - GATE_H) // 2
         gate_on = on_below[i]
         stroke = ROUTE if gate_on else OFF
@@ -236,13 +236,13 @@ def render_flowchart(evaluation: Evaluation) -> str:
         elif gate.exit_label:
             body.append(f'<text x="{GATE_X + GATE_W + 12}" y="{gy + GATE_H // 2 + 4}" class="el">→ '
                         f'{escape(gate.exit_label)}</text>')
-        gate_boxes.append((gy, i + 1 < len(GATES) and on_below[i + 1]))
         y += row_h + 24
         if i + 1 < len(GATES):
             cont = on_below[i + 1]
             colour = ROUTE if cont else OFF
             x = GATE_X + GATE_W // 2
-            body.append(f'<line x1="{x}" y1="{gy + GATE_H}" x2="{x}" y2="{y + 2}" stroke="{colour}" '
+            next_top = y + (rows_h[i + 1] - GATE_H) // 2
+            body.append(f'<line x1="{x}" y1="{gy + GATE_H}" x2="{x}" y2="{next_top}" stroke="{colour}" '
                         f'stroke-width="{3 if cont else 1.5}" marker-end="url(#arrow-{"on" if cont else "off"})"/>')
             if gate.down_label:
                 body.append(f'<text x="{x + 8}" y="{gy + GATE_H + 16}" class="el">{escape(gate.down_label)}</text>')
@@ -272,10 +272,6 @@ def render_flowchart(evaluation: Evaluation) -> str:
         f'<marker id="arrow-off" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" '
         'markerUnits="userSpaceOnUse" '
         f'orient="auto"><path d="M0 0L10 5L0 10z" fill="{OFF}"/></marker>'
-        "</defs><style>"
-        ".gt{font:600 13px system-ui,sans-serif;fill:#1f1f1f}.gn{font:italic 11px system-ui,sans-serif;fill:#3c4043}"
-        ".lt{font:600 12px system-ui,sans-serif;fill:#1f1f1f}.ct{font:600 11.5px system-ui,sans-serif;fill:#fff}"
-        ".el{font:11px system-ui,sans-serif;fill:#3c4043}"
-        "</style>"
+        "</defs>"
     )
     return head + "".join(body) + "</svg>"

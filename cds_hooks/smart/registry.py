@@ -130,7 +130,7 @@ def _entry(raw: object, where: str, base_dir: Path, environ: Mapping[str, str]) 
 
 
 def load_registrations(
-    path: Path | None, environ: Mapping[str, str] | None = None
+    path: Path | None, environ: Mapping[str, str] | None = None, *, production: bool = False
 ) -> dict[str, SmartRegistration]:
     """Return the registrations keyed by normalised ``iss``; empty when no file is configured."""
     if path is None:
@@ -146,6 +146,8 @@ def load_registrations(
     out: dict[str, SmartRegistration] = {}
     for i, raw in enumerate(entries):
         reg = _entry(raw, f"{path}: registrations[{i}]", path.parent, env)
+        if production and not reg.iss.startswith("https://"):
+            raise RegistrationError(f"{path}: registrations[{i}]: production requires an https iss")
         if reg.iss in out:
             raise RegistrationError(f"{path}: registrations[{i}]: duplicate iss {reg.iss}")
         out[reg.iss] = reg

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
@@ -51,6 +52,25 @@ class SmartState:
     settings: Settings
     registrations: dict[str, SmartRegistration]
     sessions: SmartSessionStore
+
+
+@blueprint.after_request
+def _security_headers(response: BaseResponse) -> BaseResponse:
+    """Pages of the app may be framed only by this server and the registered EHRs; no inline script."""
+    origins = sorted({_origin(iss) for iss in smart_state().registrations})
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + " ".join(["'self'", *origins]),
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def smart_state(app: Flask | None = None) -> SmartState:

@@ -59,19 +59,27 @@ def _bundle(bundle: dict[str, Any], where: str, items: list[Item], ctx: Ctx, *, 
     if not isinstance(entries, list):
         raise NotABundleError(f"{where}.entry is not a list")
     for index, entry in enumerate(entries):
-        path = f"{where}.entry[{index}]"
         if not isinstance(entry, dict):
-            ctx.problem(path, "entry is not a JSON object")
+            ctx.problem(f"{where}.entry[{index}]", "entry is not a JSON object")
             continue
         resource = entry.get("resource")
         if resource is None:
             continue  # e.g. a DELETE of a transaction, or a response entry
-        full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
-        mode = entry.get("search", {}).get("mode") if isinstance(entry.get("search"), dict) else None
-        if mode == "outcome" or (isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome"):
-            _outcome(resource, path, ctx)
+        full_url = entry.get("fullUrl")
+        if not isinstance(full_url, str):
+            full_url = None
+        search = entry.get("search")
+        if (isinstance(search, dict) and search.get("mode") == "outcome") or (
+            isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome"
+        ):
+            _outcome(resource, f"{where}.entry[{index}]", ctx)
             continue
-        _add(resource, full_url, path, items, ctx, depth=depth)
+        if isinstance(resource, dict) and isinstance(resource.get("id"), str) and resource["id"]:
+            rtype = resource.get("resourceType")
+            if isinstance(rtype, str) and rtype != "Bundle":
+                items.append(Item(raw=resource, ref=f"{rtype}/{resource['id']}", full_url=full_url))
+                continue
+        _add(resource, full_url, f"{where}.entry[{index}]", items, ctx, depth=depth)
 
 
 def _add(resource: Any, full_url: str | None, path: str, items: list[Item], ctx: Ctx, *, depth: int) -> None:

@@ -65,6 +65,21 @@ class Ctx:
             found = self.index.get(ref_key(reference))
         return found
 
+    def after_evaluation_date(self, ref: str, date: dt.date | None) -> bool:
+        """Return True (after recording a warning) when ``date`` lies after the evaluation date.
+
+        The profile is the record as it stood on ``as_of``: later data would make an evaluation
+        with a fixed date (``--now``) depend on when it was run.
+        """
+        if date is None or date <= self.as_of:
+            return False
+        self.problem(
+            ref,
+            f"dated {date.isoformat()}, after the evaluation date {self.as_of.isoformat()}: not used",
+            severity="warning",
+        )
+        return True
+
     def convert(self, quantity: str, value: float, unit: str | None, path: str) -> tuple[float, str] | None:
         """Return the value in the canonical unit of ``quantity``, or None after recording a unit problem."""
         try:

@@ -28,6 +28,7 @@ HISTOLOGY_EXTENSION = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-hi
 _ACTIVE = {"active", "recurrence", "relapse"}
 _HISTORY = {"inactive", "remission", "resolved"}
 _REFUTED = {"refuted", "entered-in-error"}
+_TENTATIVE = {"unconfirmed", "provisional", "differential"}
 
 _EXTRAHEPATIC = {
     "bone": ExtrahepaticSite.BONE,
@@ -89,6 +90,15 @@ def read_condition(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) ->
         recorded=to_date(cond.recordedDate),
         recurrence=state[1],
     )
+    if ctx.after_evaluation_date(ref, record.onset or record.recorded):
+        return
+    verification = {c for _s, c in model_codings(cond.verificationStatus) if c} & _TENTATIVE
+    if verification:
+        ctx.problem(
+            f"{ref}.verificationStatus",
+            f"verification status {sorted(verification)[0]}: counted as recorded, confirm before acting on it",
+            severity="warning",
+        )
     body_sites = [ctx.term.first(model_codings(site), "site") for site in cond.bodySite or ()]
     body = next((b.name for b in body_sites if b is not None), None)
     _morphology(cond, item, record, entry, ctx, out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
@@ -61,11 +62,17 @@ class FastObservation:
     dataAbsentReason: None = None
 
 
+@lru_cache(maxsize=4096)
+def _matches(pattern: re.Pattern[str], value: str) -> bool:
+    # Charts repeat the same dates, systems and units thousands of times: remember the answers.
+    return pattern.fullmatch(value) is not None
+
+
 def _opt_str(holder: dict[str, Any], key: str, pattern: re.Pattern[str] | None = None) -> tuple[bool, str | None]:
     value = holder.get(key)
     if value is None:
         return key not in holder, None
-    if not isinstance(value, str) or (pattern is not None and pattern.fullmatch(value) is None):
+    if not isinstance(value, str) or (pattern is not None and not _matches(pattern, value)):
         return False, None
     return True, value
 
@@ -90,7 +97,7 @@ def fast_lab_observation(raw: dict[str, Any]) -> FastObservation | None:
     if not _ELEMENTS.issuperset(raw):
         return None
     rid = raw.get("id")
-    if rid is not None and (not isinstance(rid, str) or _ID.fullmatch(rid) is None):
+    if rid is not None and (not isinstance(rid, str) or _ID.fullmatch(rid) is None):  # ids are unique: no cache
         return None
     status = raw.get("status")
     if not isinstance(status, str) or status not in _STATUSES or not _codings_ok(raw.get("code")):

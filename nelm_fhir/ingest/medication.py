@@ -94,6 +94,8 @@ def read_medication(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) -
     if state is None:
         return
     start, end = _dates(model, rtype)
+    if ctx.after_evaluation_date(item.ref, start):
+        return
     drug_class = DrugClass(entry.attributes["drugClass"])
     matched = ctx.term.match(_medication_codings(item.raw, item, ctx), "drug")
     out.drugs.append(

@@ -84,6 +84,8 @@ def read_observation(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) 
     if obs is None or obs.status in IGNORED:
         return
     date = observation_date(obs)
+    if ctx.after_evaluation_date(item.ref, date):
+        return
     ref = item.ref
     if entry.namespace == "lab":
         _lab(obs, item, entry, date, ctx, out)
@@ -133,22 +135,44 @@ def _ecog(obs: Observation, ref: str, ctx: Ctx) -> int | None:
     return int_value(obs, ref, ctx, low=0, high=5)
 
 
-def _sites(raw_concepts: list[Any], ctx: Ctx) -> list[str]:
+def _sites(raw_concepts: list[Any], ctx: Ctx) -> tuple[list[str], list[str]]:
+    """Return the recognised body-site concepts and the codes of coded sites that were not recognised."""
     names: list[str] = []
+    unknown: list[str] = []
     for concept in raw_concepts:
-        found = ctx.term.first(coding_pairs(concept), "site")
+        pairs = coding_pairs(concept)
+        found = ctx.term.first(pairs, "site")
         if found is not None:
             names.append(found.name)
-    return names
+        elif pairs:
+            unknown.extend(f"{s}|{c}" for s, c in pairs)
+    return names, unknown
 
 
-def _located_sites(obs: Observation, item: Item, ctx: Ctx) -> tuple[list[str], Item | None]:
-    """Return the body-site concepts of the Observation, its specimen and its focus (and the focus)."""
+def _related_condition_site(structure: Item, ctx: Ctx) -> str | None:
+    """Return the site a Tumor BodyStructure's mCODE related condition tells (liver for a NELM)."""
+    for ext in structure.raw.get("extension") or ():
+        if not isinstance(ext, dict) or not str(ext.get("url", "")).endswith("mcode-related-condition"):
+            continue
+        target = ctx.resolve((ext.get("valueReference") or {}).get("reference"), structure)
+        if target is None or target.raw.get("resourceType") != "Condition":
+            continue
+        found = ctx.term.first(coding_pairs(target.raw.get("code")), "metastasis", "primary")
+        if found is not None and found.concept == "metastasis:liver":
+            return "liver"
+        if found is not None and found.namespace == "primary" and found.name in PRIMARY_SITES:
+            return found.name
+    return None
+
+
+def _located_sites(obs: Observation, item: Item, ctx: Ctx) -> tuple[list[str], list[str], Item | None]:
+    """Return the recognised and unrecognised sites of the Observation, its specimen and focus; and the focus."""
     concepts: list[Any] = []
     raw = item.raw
     if isinstance(raw.get("bodySite"), dict):
         concepts.append(raw["bodySite"])
     focus_item: Item | None = None
+    related: list[str] = []
     specimen = ctx.resolve(obs.specimen.reference, item) if obs.specimen is not None else None
     if specimen is not None:
         collection = specimen.raw.get("collection")
@@ -160,7 +184,11 @@ def _located_sites(obs: Observation, item: Item, ctx: Ctx) -> tuple[list[str], I
         if target is not None and target.raw.get("resourceType") == "BodyStructure":
             focus_item = focus_item or target
             concepts.append(target.raw.get("location"))
-    return _sites(concepts, ctx), focus_item
+            site = _related_condition_site(target, ctx)
+            if site is not None:
+                related.append(site)
+    names, unknown = _sites(concepts, ctx)
+    return names + related, unknown, focus_item
 
 
 def _ki67(obs: Observation, item: Item, entry: MappingEntry, date: dt.date | None, ctx: Ctx, out: Collected) -> None:
@@ -177,7 +205,13 @@ def _ki67(obs: Observation, item: Item, entry: MappingEntry, date: dt.date | Non
             "LOINC 85330-9 is the breast-cancer Ki-67 code; read as the Ki-67 index of this NEN (use 29593-1)",
             severity="warning",
         )
-    sites, _focus = _located_sites(obs, item, ctx)
+    sites, unknown, _focus = _located_sites(obs, item, ctx)
+    if unknown and not sites:
+        ctx.problem(
+            item.ref,
+            f"specimen site {unknown[0]} is not recognised: Ki-67 specimen site unknown (map it in a site file)",
+            severity="warning",
+        )
     specimen = SpecimenSite.UNKNOWN
     if "liver" in sites:
         specimen = SpecimenSite.LIVER
@@ -192,9 +226,16 @@ def _tumour_size(
     obs: Observation, item: Item, entry: MappingEntry, date: dt.date | None, ctx: Ctx, out: Collected
 ) -> None:
     ref = item.ref
-    sites, focus_item = _located_sites(obs, item, ctx)
+    sites, unknown, focus_item = _located_sites(obs, item, ctx)
     if sites and "liver" not in sites:
         return  # the size of a primary or of an extrahepatic lesion: not a liver lesion
+    if unknown and not sites:
+        ctx.problem(
+            ref,
+            f"tumour location {unknown[0]} is not recognised: not read as a liver lesion (map it to SNOMED 10200004)",
+            severity="warning",
+        )
+        return
     size: float | None = None
     near_hilum: bool | None = None
     subcapsular: bool | None = None
@@ -229,7 +270,7 @@ def _tumour_size(
         ctx.problem(f"{ref}.component", f"lesion size {size:g} cm is not positive")
         return
     if not sites:
-        ctx.problem(ref, "tumour size without a body site or focus: read as a liver lesion", severity="warning")
+        ctx.problem(ref, "tumour size without a body site or located focus: read as a liver lesion", severity="warning")
     label = _label(focus_item, item)
     focus_key = next((ref_key(f.reference) for f in obs.focus or () if f.reference), None)
     lesion = LiverLesion(

@@ -37,4 +37,10 @@ def read_patient(item: Item, ctx: Ctx, out: Collected) -> None:
     if birth > ctx.as_of:
         ctx.problem(f"{item.ref}.birthDate", f"birth date {birth.isoformat()} is after the evaluation date")
         return
+    if isinstance(patient.birthDate, str) and len(patient.birthDate.strip()) < 10:
+        ctx.problem(
+            f"{item.ref}.birthDate",
+            f"birth date {patient.birthDate} has no day: the age assumes the first day of the period",
+            severity="warning",
+        )
     out.birth_date = Fact(value=birth, source=item.ref, date=birth)

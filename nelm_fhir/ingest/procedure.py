@@ -46,6 +46,8 @@ def read_procedure(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) ->
     if proc is None or proc.status not in COUNTED:
         return
     date = _performed(proc)
+    if ctx.after_evaluation_date(item.ref, date):
+        return
     matched = ctx.term.match(model_codings(proc.code), "procedure")
     code = matched[1] if matched is not None else f"{entry.system}|{entry.code}"
     name = entry.name

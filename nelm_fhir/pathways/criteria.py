@@ -11,6 +11,7 @@ from nelm_fhir.pathways.gates import Context
 from nelm_fhir.pathways.result import Criterion
 
 __all__ = [
+    "carcinoid_heart_disease",
     "fit_for_surgery",
     "hepatic_function",
     "no_bilio_enteric_anastomosis",
@@ -140,3 +141,13 @@ def not_resectable(ctx: Context) -> Criterion:
     met = None if r0.met is None else not r0.met
     return Criterion(id="disease-not-resectable", label="disease not resectable", met=met, note=r0.note,
                      sources=r0.sources, evidence=r0.evidence)
+
+
+def carcinoid_heart_disease(ctx: Context) -> Criterion | None:
+    """ENETS (beyond the review): active carcinoid heart disease needs cardiac work-up before surgery."""
+    active = ctx.profile.active(ctx.profile.carcinoid_heart_disease)
+    if not active:
+        return None
+    return Criterion(id="no-carcinoid-heart-disease", label="no carcinoid heart disease", met=False,
+                     note="carcinoid heart disease: cardiology assessment (right-heart function) before surgery",
+                     sources=tuple(c.source for c in active), beyond_source_review=True)

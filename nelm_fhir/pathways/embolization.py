@@ -31,8 +31,12 @@ def liver_directed_setting(v: Verdict, ctx: Context, route: Status | None) -> st
     if route is Status.CONSIDER:
         reasons.append("surgical options only after MDT")
     if reasons:
+        facts = [ctx.resectable_r0.source if ctx.resectable_r0 else None,
+                 ctx.profile.frilling_type.source if ctx.profile.frilling_type else None,
+                 *ctx.involvement.sources, *(lesion.source for lesion in ctx.lesions),
+                 *(ctx.fitness_sources if ctx.unfit else ())]
         v.indication(Criterion(id="liver-directed-indication", label="multiple unresectable NELM or advanced burden",
-                               met=True, note=", ".join(reasons), sources=ctx.involvement.sources,
+                               met=True, note=", ".join(reasons), sources=tuple(dict.fromkeys(f for f in facts if f)),
                                evidence=("[2]",)), "")
         return ", ".join(reasons)
     v.indication(Criterion(id="liver-directed-indication", label="multiple unresectable NELM or advanced burden",

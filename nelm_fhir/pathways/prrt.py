@@ -13,6 +13,13 @@ from nelm_fhir.pathways.verdict import Rated, Verdict
 
 __all__ = ["prrt", "prrt_plus_radioembolization"]
 
+_NAMES = {Modality.PRRT: "PRRT", Modality.RADIOEMBOLIZATION: "radioembolization"}
+
+
+def _reason(result: ModalityResult) -> str:
+    """Return a part's summary without its status prefix and final full stop."""
+    return result.summary.split(": ", 1)[-1].rstrip(".")
+
 
 def _krenning(ctx: Context) -> Criterion:
     need = ctx.threshold("prrt.min-krenning")
@@ -49,7 +56,7 @@ def _renal(v: Verdict, ctx: Context) -> None:
     if not adequate and renal.value >= floor:
         v.warnings.append(f"eGFR/CrCl below {ok:g} mL/min (NETTER-1-type exclusion, relative): consider measured "
                           "GFR, renal scintigraphy and dosimetry")
-        v.cap(f"renal function {floor:g}–{ok:g} mL/min (B19)")
+        v.cap(f"eGFR/CrCl {renal.value:g} mL/min, below {ok:g} (B19)")
 
 
 def _marrow(v: Verdict, ctx: Context) -> None:
@@ -116,8 +123,7 @@ def prrt(ctx: Context, route: Status | None) -> Rated:
                           evidence=("[106]", "[108]")))
     if ctx.progressive or spread:
         return v.decide(Status.RECOMMENDED,
-                        "Recommended: SSTR-positive G1/G2 disease, progressive or with spread; labs adequate"
-                        " [106,108].")
+                        "Recommended: SSTR-positive G1/G2 disease, progressive or with extrahepatic spread [106,108].")
     v.notes.append("indicated at progression (NETTER-1 setting) [108]")
     return v.decide(Status.CONSIDER, "Consider at MDT: SSTR-positive stable unresectable disease [106].")
 
@@ -128,17 +134,18 @@ def prrt_plus_radioembolization(ctx: Context, prrt_rated: Rated, re_rated: Rated
     parts: tuple[ModalityResult, ...] = (prrt_rated.result, re_rated.result)
     for part in parts:
         v.contraindication(Criterion(id=f"{part.modality.value}-not-contraindicated",
-                                     label=f"{part.modality.value} not contraindicated",
+                                     label=f"{_NAMES[part.modality]} not contraindicated",
                                      met=part.status is not Status.CONTRAINDICATED, note=part.summary,
-                                     sources=part.sources), f"{part.modality.value}: {part.summary}")
+                                     sources=part.sources), f"{_NAMES[part.modality]}: {_reason(part)}")
     v.indication(not_nec(ctx), "poorly differentiated NEC (B5)")
     for rated in (prrt_rated, re_rated):
         part = rated.result
         if part.status is Status.NOT_RECOMMENDED:
-            v.indication(Criterion(id=f"{part.modality.value}-indicated", label=f"{part.modality.value} indicated",
-                                   met=False, note=part.summary), f"{part.modality.value.upper()} not recommended")
+            v.indication(Criterion(id=f"{part.modality.value}-indicated", label=f"{_NAMES[part.modality]} indicated",
+                                   met=False, note=part.summary),
+                         f"{_NAMES[part.modality]} not recommended ({_reason(part)})")
         elif part.status is Status.INSUFFICIENT_DATA:
-            v.criterion(Criterion(id=f"{part.modality.value}-indicated", label=f"{part.modality.value} indicated",
+            v.criterion(Criterion(id=f"{part.modality.value}-indicated", label=f"{_NAMES[part.modality]} indicated",
                                   met=None, note=part.summary))
             v.require(*rated.blocking)
     size = ctx.largest_cm.value

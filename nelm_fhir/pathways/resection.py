@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from nelm_fhir.model import FrillingType
 from nelm_fhir.pathways.criteria import (
+    carcinoid_heart_disease,
     fit_for_surgery,
     hepatic_function,
     no_distant_disease,
@@ -46,6 +47,7 @@ def flr_adequate(ctx: Context) -> Criterion:
 def _surgical_gates(v: Verdict, ctx: Context) -> None:
     v.contraindication(not_nec(ctx), "poorly differentiated neuroendocrine carcinoma [2]")
     v.contraindication(fit_for_surgery(ctx), f"not fit for major surgery ({ctx.fitness_note}, B7)", needs=("fitness",))
+    v.caution(carcinoid_heart_disease(ctx), "carcinoid heart disease")
 
 
 def hepatectomy_safe(v: Verdict, ctx: Context) -> None:
@@ -157,6 +159,7 @@ def cytoreductive_surgery(ctx: Context, route: Status | None) -> Rated:
     """Rate palliative debulking (B13): ≥ 70 % achievable and a syndrome or burden indication."""
     v = Verdict(Modality.CYTOREDUCTIVE_SURGERY, ctx, grade_dependent=True)
     v.contraindication(fit_for_surgery(ctx), f"not fit for major surgery ({ctx.fitness_note}, B7)", needs=("fitness",))
+    v.caution(carcinoid_heart_disease(ctx), "carcinoid heart disease")
     v.indication(not_nec(ctx), "poorly differentiated NEC (B5)")
     if route is Status.RECOMMENDED:
         v.indication(Criterion(id="no-curative-option", label="no curative resection option", met=False,

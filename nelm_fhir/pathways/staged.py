@@ -6,7 +6,13 @@ PATHWAY.md B2, B5–B9 and A.5.3: resectable-in-principle NELM with FLR < 30 % [
 from __future__ import annotations
 
 from nelm_fhir.model import Grade
-from nelm_fhir.pathways.criteria import fit_for_surgery, no_distant_disease, not_nec, r0_feasible
+from nelm_fhir.pathways.criteria import (
+    carcinoid_heart_disease,
+    fit_for_surgery,
+    no_distant_disease,
+    not_nec,
+    r0_feasible,
+)
 from nelm_fhir.pathways.gates import Context
 from nelm_fhir.pathways.resection import hepatectomy_safe
 from nelm_fhir.pathways.result import Criterion, Modality, Status
@@ -42,6 +48,7 @@ def _staged(v: Verdict, ctx: Context) -> None:
     v.contraindication(not_nec(ctx), "poorly differentiated neuroendocrine carcinoma [2]")
     v.contraindication(fit_for_surgery(ctx), f"not fit for major surgery ({ctx.fitness_note}, B7)", needs=("fitness",))
     hepatectomy_safe(v, ctx)
+    v.caution(carcinoid_heart_disease(ctx), "carcinoid heart disease")
     v.indication(no_distant_disease(ctx), "distant extrahepatic disease (B9)")
     v.indication(r0_feasible(ctx), "R0 resection not feasible even after staging", needs=("resectableR0",))
     v.indication(_flr_insufficient(ctx), "FLR adequate: one-stage resection possible (not required)",

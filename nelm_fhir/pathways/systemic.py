@@ -92,7 +92,7 @@ def everolimus(ctx: Context, route: Status | None) -> Rated:
     if ctx.g3_net:
         v.indication(Criterion(id="grade-g1-g2", label="grade G1/G2", met=False, note="G3 NET"), "G3 NET")
     _not_instead_of_resection(v, route)
-    _progressive(v, ctx, "not progressive")
+    _progressive(v, ctx, "disease not progressive")
     return v.decide(Status.CONSIDER,
                     f"Consider at MDT: progressive NET of pancreas, small intestine or lung ({_ENETS}).")
 
@@ -109,7 +109,7 @@ def sunitinib(ctx: Context, route: Status | None) -> Rated:
     if ctx.g3_net:
         v.indication(Criterion(id="grade-g1-g2", label="grade G1/G2", met=False, note="G3 NET"), "G3 NET")
     _not_instead_of_resection(v, route)
-    _progressive(v, ctx, "not progressive")
+    _progressive(v, ctx, "pancreatic NET not progressive")
     return v.decide(Status.CONSIDER, f"Consider at MDT: progressive pancreatic NET ({_ENETS}).")
 
 

@@ -6,7 +6,13 @@ Never ``recommended``: at best ``consider`` for highly selected patients [59,67]
 from __future__ import annotations
 
 from nelm_fhir.model import Grade, PrimarySite, PrimaryStatus
-from nelm_fhir.pathways.criteria import fit_for_surgery, no_distant_disease, not_nec, not_resectable
+from nelm_fhir.pathways.criteria import (
+    carcinoid_heart_disease,
+    fit_for_surgery,
+    no_distant_disease,
+    not_nec,
+    not_resectable,
+)
 from nelm_fhir.pathways.gates import Context
 from nelm_fhir.pathways.result import Criterion, Modality, Status
 from nelm_fhir.pathways.verdict import Rated, Verdict
@@ -50,6 +56,7 @@ def liver_transplantation(ctx: Context) -> Rated:
                                      sources=grade.sources, evidence=_MILAN), "G3 tumour (B6, B11)")
     v.contraindication(no_distant_disease(ctx), "distant extrahepatic disease (B9, B11)")
     v.contraindication(fit_for_surgery(ctx), f"not fit for major surgery ({ctx.fitness_note}, B7)", needs=("fitness",))
+    v.caution(carcinoid_heart_disease(ctx), "carcinoid heart disease")
     _primary_criteria(v, ctx)
 
     ki_limit = ctx.threshold("milan.max-ki67-percent")

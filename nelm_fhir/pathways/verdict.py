@@ -95,6 +95,14 @@ class Verdict:
         """Record required inputs that are missing or stale."""
         self.missing.extend(elements)
 
+    def caution(self, criterion: Criterion | None, reason: str) -> None:
+        """Record an unmet non-binding criterion as a warning that lowers the status to at most C."""
+        if criterion is None:
+            return
+        self.criteria.append(criterion)
+        self.warnings.append(criterion.note)
+        self._caps.append(reason)
+
     def cap(self, reason: str) -> None:
         """Lower a positive status to at most ``consider`` and say why."""
         self._caps.append(reason)

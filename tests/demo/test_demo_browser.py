@@ -168,3 +168,36 @@ def test_card_markdown_renders_markup_but_never_html_or_script_links(served: tup
     assert "javascript:" not in html.split("bad")[0][-60:] and 'href="javascript' not in html
     assert "<table><thead><tr><th>criterion</th><th>met</th></tr></thead>" in html
     assert "<td><code>yes</code></td>" in html
+
+
+def test_without_prefetch_the_ehr_shows_the_services_412(served: tuple[str, Flask], page: Any) -> None:
+    base, _ = served
+    page.goto(f"{base}/demo/")
+    page.uncheck('[data-testid="send-prefetch"]')
+    page.click('[data-testid="patient-v01"]')
+    error = page.locator('[data-testid="cds-error"]')
+    error.wait_for(state="visible")
+    assert "HTTP 412" in error.inner_text()
+    assert page.locator('[data-testid="chart-cards"] [data-testid="card"]').count() == 0  # no cards invented
+    log = page.locator('[data-testid="exchange"] summary').first.inner_text()
+    assert "patient-view" in log and "HTTP 412" in log
+
+
+def test_accepting_a_replacement_suggestion_changes_the_draft_orders(served: tuple[str, Flask], page: Any) -> None:
+    base, app = served
+    page.goto(f"{base}/demo/")
+    _open(page, base, "v08")
+    page.select_option('[data-testid="order-modality"]', "alpps")
+    page.click('[data-testid="order-select"]')
+    page.click('[data-testid="order-sign"]')
+    page.wait_for_function("() => document.querySelector('[data-testid=sign-status]').textContent.includes('held')")
+    assert page.locator('[data-testid="order-sign"]').is_disabled()  # signing is held by the critical alert
+    critical = page.locator('[data-testid="order-cards"] [data-indicator="critical"]').first
+    uuid = critical.get_attribute("data-card-uuid")
+    buttons = critical.locator('[data-testid="accept-suggestion"]')
+    labels = buttons.all_inner_texts()
+    assert any("Remove" in t for t in labels), labels
+    buttons.filter(has_text="Remove").first.click()
+    page.locator('[data-testid="draft-order"]').first.wait_for(state="detached")
+    assert app.extensions["nelm_store"].feedback_for(uuid)[0]["outcome"] == "accepted"
+    assert page.locator('[data-testid="order-sign"]').is_disabled()  # nothing left to sign

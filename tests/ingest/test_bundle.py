@@ -157,3 +157,25 @@ def test_a_group_subject_is_not_a_patient() -> None:
     grouped = lab("g", "718-7", 11.0, "g/dL", subject="Group/ward-3")
     prof = _ingest(bundle(*baseline(), grouped), patient_id="p1")
     assert "Observation/g" in {x.source for x in prof.labs}
+
+
+def test_data_dated_after_the_evaluation_date_is_not_used() -> None:
+    from tests.ingest.builders import ICD10CM, SNOMED, cc, condition, procedure
+
+    later = [
+        lab("future-hb", "718-7", 7.0, "g/dL", date="2026-12-01"),
+        procedure("future-op", cc(SNOMED, "85946004"), date="2027-01-05"),
+        condition("future-pvt", cc(ICD10CM, "I81"), onset="2026-12-24"),
+    ]
+    prof = _ingest(bundle(*baseline(), *later))
+    hb = prof.latest_lab(LabKind.HAEMOGLOBIN)
+    assert hb is not None and hb.source == "Observation/hb"
+    assert [p.source for p in prof.procedures] == ["Procedure/primary-resection"]
+    assert prof.portal_vein_thrombosis == ()
+    assert sorted(p.path for p in prof.problems) == [
+        "Condition/future-pvt",
+        "Observation/future-hb",
+        "Procedure/future-op",
+    ]
+    assert all(p.severity == "warning" and "after the evaluation date 2026-11-26" in p.message for p in prof.problems)
+    assert ingest(bundle(*baseline(), *later), as_of=dt.date(2027, 2, 1)).portal_vein_thrombosis != ()

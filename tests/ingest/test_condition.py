@@ -334,3 +334,12 @@ def test_no_recurrence_and_no_nelm() -> None:
 def test_irrelevant_conditions_are_ignored() -> None:
     prof = profile(condition("htn", cc(ICD10CM, "I10")), condition("dm", cc(SNOMED, "44054006")))
     assert prof.problems == () and prof.nelm == () and prof.primary is None
+
+
+@pytest.mark.parametrize("verification", ["provisional", "differential", "unconfirmed"])
+def test_tentative_conditions_count_with_a_warning(verification: str) -> None:
+    prof = profile(condition("pvt", cc(ICD10CM, "I81"), verification=verification))
+    assert len(prof.portal_vein_thrombosis) == 1
+    [warning] = prof.problems
+    assert (warning.path, warning.severity) == ("Condition/pvt.verificationStatus", "warning")
+    assert verification in warning.message

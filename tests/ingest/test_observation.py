@@ -440,3 +440,32 @@ def test_irrelevant_observations_are_ignored_without_problems() -> None:
     broken_irrelevant = observation("weird", cc(LOINC, "8302-2"), valueQuantity={"value": "tall"})
     prof = profile(vitals, alt, broken_irrelevant)
     assert prof.labs == () and prof.problems == ()
+
+
+def test_mcode_tumor_body_structure_related_to_the_nelm_condition_is_a_liver_lesion() -> None:
+    from tests.ingest.builders import nelm
+
+    structure = {
+        "resourceType": "BodyStructure",
+        "id": "tumor-1",
+        "identifier": [{"use": "usual", "system": "http://radiology.hospital.example.org", "value": "Tumor 1234"}],
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-related-condition",
+                "valueReference": {"reference": "Condition/nelm"},
+            }
+        ],
+        "location": cc(SNOMED, "1234567000", "Structure of segment VI of liver (hypothetical code)"),
+        "patient": {"reference": "Patient/p1"},
+    }
+    prof = profile(nelm(), structure, tumour_size("ts", 2.2, focus="BodyStructure/tumor-1"))
+    [lesion] = prof.lesions
+    assert (lesion.size_cm, lesion.label) == (2.2, "Tumor 1234") and prof.problems == ()
+
+
+def test_an_unrecognised_tumour_location_is_not_read_as_liver() -> None:
+    breast = _liver_lesion("b1", location="80248007")
+    prof = profile(breast, tumour_size("ts", 1.2, focus="BodyStructure/b1"))
+    assert prof.lesions == ()
+    [warning] = prof.problems
+    assert warning.severity == "warning" and "80248007" in warning.message

@@ -27,7 +27,7 @@ from tests.ingest.builders import (
 from tests.ingest.builders import baseline as baseline_resources
 
 AS_OF = dt.date(2026, 11, 26)
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Codes the mappings do not know: vital signs, unrelated labs and diagnoses.
 IRRELEVANT_LOINC = ["8867-4", "8480-6", "8462-4", "29463-7", "8302-2", "2345-7", "2951-2", "4548-4", "2093-3"]

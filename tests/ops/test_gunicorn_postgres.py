@@ -123,5 +123,6 @@ def test_two_gunicorn_workers_on_postgres_lose_nothing_under_concurrency(tmp_pat
         calls = sum(float(m) for m in re.findall(r'^nelm_hook_requests_total\{[^}]*code="200"[^}]*\} (\S+)$',
                                                    metrics, flags=re.M))
         assert calls == len(hook_instances)  # both workers' samples, aggregated
+        assert server.output().count("Booting worker") >= 2  # two gunicorn workers shared the load
         assert "/nelm_ops_" in server.output()  # the banner names the database (never a password)
     assert server.proc.returncode == 0

@@ -129,3 +129,17 @@ def test_two_apps_in_one_process_keep_separate_metrics(tmp_path: Path) -> None:
     text_b = b.test_client().get("/metrics").get_data(as_text=True)
     assert _sample(text_a, "nelm_hook_requests_total", code="200", hook="patient-view", service="nelm-pathway") == 1.0
     assert _sample(text_b, "nelm_hook_requests_total", code="200", hook="patient-view", service="nelm-pathway") is None
+
+
+def test_readyz_is_503_when_the_schema_is_gone(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'nelm.sqlite3'}"
+    app = create_app(Settings().with_(database_url=url))
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE alembic_version"))  # e.g. restored from a bad backup
+    engine.dispose()
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 503
+    assert "nelm-cds db upgrade" in r.get_json()["checks"]["database"]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.ops.servers import nelm_serve
+from tests.ops.servers import NELM_CDS, nelm_serve
+from tests.support.sekmet import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -36,3 +39,13 @@ def test_serve_prints_where_to_look_and_serves_demo_discovery_and_metrics(tmp_pa
         proc = server.proc
     assert proc.returncode == 0  # SIGTERM: gunicorn stops gracefully and serve returns its status
     assert (tmp_path / "instance" / "nelm.sqlite3").exists()  # migrated before gunicorn started
+
+
+def test_serve_refuses_to_start_when_the_database_cannot_be_migrated(tmp_path: Path) -> None:
+    dead = f"postgresql+psycopg://nelm@127.0.0.1:{free_port()}/nelm"  # nothing listens there
+    env = {**os.environ, "NELM_DATABASE_URL": dead}
+    done = subprocess.run([str(NELM_CDS), "serve", "--port", str(free_port())], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "database migration failed; not starting" in done.stderr
+    assert "Listening at" not in done.stdout + done.stderr  # gunicorn never started

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from nelm_fhir.model import Differentiation, Ki67Result, SpecimenSite
+from nelm_fhir.model import ConditionRecord, ConditionState, Differentiation, Ki67Result, SpecimenSite
 from nelm_fhir.model.grading import assess_grade
 from nelm_fhir.pathways import TUMOUR_BOARD_NOTE, Modality, Status, evaluate, load_config
 from tests.pathways.builder import NOW, make_profile
@@ -118,3 +118,13 @@ def test_evaluation_date_is_an_input_not_the_clock() -> None:
     assert early.result(Modality.LIVER_TRANSPLANTATION).status is Status.NOT_RECOMMENDED
     assert later.profile_summary["monthsStable"] == 6
     assert later.evaluated_at == NOW + dt.timedelta(days=31)
+
+
+def test_carcinoid_heart_disease_lowers_surgery_to_consider_with_a_warning() -> None:
+    heart = ConditionRecord(concept="carcinoid-heart-disease", code="sct|36222008", state=ConditionState.ACTIVE,
+                            source="Condition/heart")
+    profile = dataclasses.replace(make_profile(), carcinoid_heart_disease=(heart,))
+    result = evaluate(profile, now=NOW, config=CONFIG).result(Modality.CURATIVE_RESECTION)
+    assert result.status is Status.CONSIDER
+    assert any("cardiology assessment" in w for w in result.warnings)
+    assert "Condition/heart" in result.sources

@@ -229,3 +229,35 @@ def test_hostile_feedback_loses_nothing_stored(app: Flask, client: FlaskClient, 
     # The same card reported again is idempotent, and the service still answers hooks.
     assert _post(client, es_signer, path, good).status_code == 200
     assert _post(client, es_signer, PATHWAY, hook_body()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path,old,new",
+    [
+        (PATHWAY, '"Practitioner/onc-42"', '"Practitioner/\\ud800"'),
+        (PATHWAY, '"hookInstance": "', '"hookInstance": "\\udfff'),
+        (PATHWAY, '"hookInstance": "', '"hookInstance": "\\u0000'),
+        (PATHWAY, '"userId"', '"user\\ud83dId"'),
+    ],
+)
+def test_text_that_is_not_unicode_is_refused_before_it_reaches_the_store(
+    client: FlaskClient, es_signer: Signer, path: str, old: str, new: str
+) -> None:
+    raw = json.dumps(hook_body())
+    assert old in raw
+    assert_outcome(_post(client, es_signer, path, raw.replace(old, new, 1).encode()), 400, "unicode")
+
+
+@pytest.mark.parametrize("comment", ["x\\ud800", "x\\u0000y"])
+def test_feedback_text_that_is_not_unicode_is_refused(client: FlaskClient, es_signer: Signer, comment: str) -> None:
+    raw = (
+        '{"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-26T10:00:00Z",'
+        f' "overrideReason": {{"userComment": "{comment}"}}}}]}}'
+    )
+    assert_outcome(_post(client, es_signer, f"{PATHWAY}/feedback", raw.encode()), 400, "unicode")
+
+
+def test_paired_surrogates_are_ordinary_text(client: FlaskClient, es_signer: Signer) -> None:
+    raw = json.dumps(hook_body()).replace('"Practitioner/onc-42"', '"Practitioner/onc-\\ud83d\\ude00"')
+    response = _post(client, es_signer, PATHWAY, raw.encode())
+    assert response.status_code == 200

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import responses
 from flask import Flask
+from flask.testing import FlaskClient
 
 from cds_hooks.app import create_app
 from cds_hooks.config import Settings
@@ -149,3 +150,13 @@ def test_start_up_with_auth_disabled_warns_loudly(tmp_path: Path, trust_file: Pa
         if line["level"] == "WARNING" and "AUTHENTICATION IS DISABLED" in str(line["message"])
     ]
     assert warnings
+
+
+def test_request_id_is_echoed_and_logged(log_stream: io.StringIO, client: FlaskClient) -> None:
+    response = client.get("/cds-services", headers={"X-Request-ID": "req-4711"})
+    assert response.status_code == 401
+    assert response.headers["X-Request-ID"] == "req-4711"
+    refusal = next(line for line in _lines(log_stream) if line["message"] == "CDS client JWT refused")
+    assert refusal["request_id"] == "req-4711"
+    hostile = client.get("/cds-services", headers={"X-Request-ID": "x\\n{evil}" * 20})
+    assert hostile.headers["X-Request-ID"] != "x\\n{evil}" * 20  # not echoed: a fresh id instead

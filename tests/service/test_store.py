@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,3 +89,27 @@ def test_audit_rows_hold_no_phi(store: Store) -> None:
     assert row["statuses"] == {"tace": "contraindicated"}
     assert row["patient_hash"] == "pt_0123456789abcdef"
     assert row["latency_ms"] == 12.5
+
+
+def test_plain_postgresql_urls_use_the_installed_driver() -> None:
+    from cds_hooks.store import normalise_url
+
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_db_upgrade_command(tmp_path: Path, postgres_url: str) -> None:
+    cli = Path(sys.executable).parent / "nelm-cds"
+    for url in (f"sqlite:///{tmp_path / 'cli.sqlite3'}", postgres_url.replace("postgresql+psycopg://", "postgresql://")):
+        env = {**os.environ, "NELM_DATABASE_URL": url}
+        for _ in range(2):  # idempotent
+            result = subprocess.run([str(cli), "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120,
+                                    check=False)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout.startswith("database at revision ")
+    bad = subprocess.run([str(cli), "db", "upgrade"], env={**os.environ, "NELM_DATABASE_URL":
+                                                           "postgresql://nobody@127.0.0.1:1/none"},
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 1 and "OperationalError" in bad.stderr

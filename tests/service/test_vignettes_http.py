@@ -102,8 +102,9 @@ def test_v08_alpps_order_is_critical_with_alternative(app: Flask) -> None:
         assert card["indicator"] == "critical"
         assert card["summary"].startswith("Contraindicated: ALPPS (grade G3")
         assert "[41]" in card["detail"] and "Observation/v08-ki67" in card["detail"]
-        assert card["suggestions"][0]["actions"] == [{"type": "delete", "description": "Remove the draft order "
-                                                      "ALPPS stage 1", "resourceId": "ServiceRequest/v08-alpps-stage-1"}]
+        assert card["suggestions"][0]["actions"] == [
+            {"type": "delete", "description": "Remove the draft order ALPPS stage 1",
+             "resourceId": "ServiceRequest/v08-alpps-stage-1"}]
         replacement = card["suggestions"][1]["actions"]
         assert [a["type"] for a in replacement] == ["delete", "create"]
         assert replacement[1]["resource"]["code"]["coding"][0]["code"] in {

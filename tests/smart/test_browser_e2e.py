@@ -88,6 +88,8 @@ def test_ehr_launch_page_and_data_capture_in_a_real_browser(
             page.screenshot(path=str(SHOTS / "smart-01-launch-focus.png"))
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(SHOTS / "smart-02-pathway-page.png"), full_page=True)
+            page.locator("svg.flowchart").scroll_into_view_if_needed()
+            page.screenshot(path=str(SHOTS / "smart-02b-flowchart.png"))
 
             # Record a new FLR after re-volumetry.
             page.fill("#f-flr-percent", "35")

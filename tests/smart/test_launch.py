@@ -54,6 +54,9 @@ def test_ehr_launch_sends_pkce_s256_state_aud_and_launch(client: FlaskClient, au
     assert query["redirect_uri"] == ["http://localhost/smart/callback"]
     assert len(query["state"][0]) >= 43  # ≥ 256 bits
     assert "patient/Observation.cu" in query["scope"][0].split()
+    page = client.get("/smart/launch", query_string={"iss": "https://unknown.example.org/fhir"})
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and f"frame-ancestors 'self' {auth_server.base_url}" in csp
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/smart" in cookie
     # Two launches never share a state.

@@ -61,10 +61,21 @@
     return demoApi("token", { path: path }).then(function (j) { return j.token; });
   }
 
-  function logExchange(title, request, status, response, problems) {
+  function jwtClaims(token) {
+    try {
+      var part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(part + "===".slice((part.length + 3) % 4)));
+    } catch (e) { return null; }
+  }
+
+  function logExchange(title, request, status, response, problems, meta) {
+    meta = meta || {};
     var details = el("details", { className: "exchange-item" }, [
       el("summary", { text: new Date().toLocaleTimeString() + "  " + title + "  →  HTTP " + status +
+        (meta.ms !== undefined ? "  in " + meta.ms + " ms" : "") +
         (problems && problems.length ? "  (" + problems.length + " CDS Hooks problem(s))" : "") }),
+      meta.token ? el("h4", { text: "JWT claims (Authorization: Bearer …, ES384, demo EHR key)" }) : null,
+      meta.token ? el("pre", { text: JSON.stringify(jwtClaims(meta.token), null, 2) }) : null,
       el("h4", { text: "Request" }), el("pre", { text: JSON.stringify(request, null, 2) }),
       el("h4", { text: "Response" }), el("pre", { text: typeof response === "string" ? response : JSON.stringify(response, null, 2) }),
     ]);
@@ -75,11 +86,13 @@
 
   function discovery() {
     if (state.discovery) return Promise.resolve(state.discovery);
-    return tokenFor("/cds-services").then(function (token) {
+    var token;
+    return tokenFor("/cds-services").then(function (t) {
+      token = t;
       return fetch("/cds-services", { headers: { "Accept": "application/json", "Authorization": "Bearer " + token } });
     }).then(function (r) {
       return r.json().then(function (j) {
-        logExchange("GET /cds-services", {}, r.status, j);
+        logExchange("GET /cds-services", {}, r.status, j, [], { token: token });
         if (!r.ok) throw new Error("discovery failed: HTTP " + r.status);
         state.discovery = j;
         return j;
@@ -104,29 +117,37 @@
     var service;
     var path;
     var body;
+    var meta = {};
+    var started;
     busy(true);
     showError("");
     return serviceFor(hook).then(function (s) {
       service = s;
       path = "/cds-services/" + encodeURIComponent(s.id);
       var context = Object.assign({ userId: USER, patientId: state.patient.id }, extraContext || {});
+      var sendPrefetch = $("send-prefetch").checked;
       return Promise.all([
         tokenFor(path),
-        demoApi("prefetch", { patient: state.patient.id, templates: s.prefetch || {}, context: context }),
+        sendPrefetch ? demoApi("prefetch", { patient: state.patient.id, templates: s.prefetch || {}, context: context })
+                     : Promise.resolve(null),
       ]).then(function (res) {
-        body = { hook: hook, hookInstance: uuid4(), context: context, prefetch: res[1] };
+        body = { hook: hook, hookInstance: uuid4(), context: context };
+        if (res[1]) body.prefetch = res[1];
+        meta.token = res[0];
+        started = performance.now();
         return postJson(path, body, { "Authorization": "Bearer " + res[0] });
       });
     }).then(function (r) {
+      meta.ms = Math.round(performance.now() - started);
       return r.text().then(function (text) {
         var json = null;
         try { json = JSON.parse(text); } catch (e) { json = null; }
         if (!r.ok || !json) {
-          logExchange("POST " + path + " (" + hook + ")", body, r.status, json || text);
+          logExchange("POST " + path + " (" + hook + ")", body, r.status, json || text, [], meta);
           throw new Error(hook + " answered HTTP " + r.status + (json && json.issue ? ": " + (json.issue[0].diagnostics || "") : ""));
         }
         return demoApi("validate", json).then(function (v) {
-          logExchange("POST " + path + " (" + hook + ")", body, r.status, json, v.problems);
+          logExchange("POST " + path + " (" + hook + ")", body, r.status, json, v.problems, meta);
           return { service: service, response: json };
         });
       });
@@ -137,11 +158,13 @@
     var path = "/cds-services/" + encodeURIComponent(serviceId) + "/feedback";
     item.outcomeTimestamp = new Date().toISOString();
     var body = { feedback: [item] };
+    var meta = {};
     return tokenFor(path).then(function (token) {
+      meta.token = token;
       return postJson(path, body, { "Authorization": "Bearer " + token });
     }).then(function (r) {
       return r.text().then(function (t) {
-        logExchange("POST " + path, body, r.status, t);
+        logExchange("POST " + path, body, r.status, t, [], meta);
         if (!r.ok) throw new Error("feedback answered HTTP " + r.status);
       });
     });
@@ -210,6 +233,12 @@
   }
 
   function applyActions(actions) {
+    if (actions && actions.length) {
+      // The orders changed: what was checked at signing no longer applies, so signing starts over.
+      state.signReady = false;
+      state.pendingCritical = [];
+      $("sign-status").textContent = "Orders changed by the accepted suggestion.";
+    }
     (actions || []).forEach(function (a) {
       if (a.type === "create" && a.resource) {
         a.resource.id = a.resource.id || "draft-" + uuid4().slice(0, 8);
@@ -334,8 +363,9 @@
       });
       list.appendChild(el("li", { "data-testid": "draft-order" }, [el("span", { text: label + " (" + d.resourceType + ", draft)" }), rm]));
     });
-    $("sign").disabled = state.drafts.length === 0;
-    $("sign").textContent = state.signReady ? "Sign anyway" : "Sign orders";
+    var held = state.signReady && state.pendingCritical.length > 0;
+    $("sign").disabled = state.drafts.length === 0 || held;
+    $("sign").textContent = held ? "Sign (held by alert)" : state.signReady ? "Sign anyway" : "Sign orders";
   }
 
   function selectOrder(modality) {
@@ -361,14 +391,16 @@
 
   function sign() {
     if (state.signReady) {
-      if (state.pendingCritical.length) { $("sign-status").textContent = "Override or remove the critical alert first."; return; }
+      if (state.pendingCritical.length) return; // held: the button is disabled until the alert is answered
       completeSigning();
       return;
     }
     fireHook("order-sign", { draftOrders: draftBundle() }).then(function (result) {
       var cards = renderCards("order-cards", result, function (card) {
+        if (!state.signReady) return; // a suggestion changed the orders; nothing is held any more
         state.pendingCritical = state.pendingCritical.filter(function (u) { return u !== card.uuid; });
         if (!state.pendingCritical.length) $("sign-status").textContent = "Alert resolved: you may sign.";
+        renderDrafts();
       });
       state.pendingCritical = cards.filter(function (c) { return c.indicator === "critical"; }).map(function (c) { return c.uuid; });
       if (state.pendingCritical.length) {
