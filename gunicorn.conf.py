@@ -42,6 +42,22 @@ max_requests_jitter = 500
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
+# gunicorn's own lines as JSON too (same formatter as the app: one log format for the pipeline).
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "cds_hooks.logging_setup.JsonFormatter"}},
+    "handlers": {
+        "access": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+        "error": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+    },
+    "root": {"level": "INFO", "handlers": []},  # the app installs its own JSON handler (cds_hooks.wsgi)
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error"], "propagate": False, "qualname": "gunicorn.error"},
+        "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False,
+                            "qualname": "gunicorn.access"},
+    },
+}
 # No runtime control socket: containers run read-only homes, and workers are managed by the orchestrator.
 control_socket_disable = True
 

@@ -5,6 +5,7 @@ sum means they ran one after another."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import time
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ import requests
 from bench.hookbody import expand
 from bench.stats import Summary
 
-__all__ = ["FallbackResult", "measure_fallback_hook", "time_single_queries"]
+__all__ = ["FallbackResult", "measure_fallback_hook", "time_parallel_queries", "time_single_queries"]
 
 
 @dataclass
@@ -79,6 +80,21 @@ def time_single_queries(base: str, templates: Mapping[str, str], context: Mappin
             _read_all(session, url, token)
             times[key].append(time.perf_counter() - start)
     return {k: Summary.of(v) for k, v in times.items()}, pages, sizes
+
+
+def time_parallel_queries(base: str, templates: Mapping[str, str], context: Mapping[str, str], *,
+                          runs: int, token: str = "bench-opaque-token") -> Summary:
+    """Return the latency of all templates read at once (one thread each): what the server allows."""
+    urls = [f"{base.rstrip('/')}/{expand(t, context)}" for t in templates.values()]
+    sessions = [requests.Session() for _ in urls]
+    samples = []
+    with cf.ThreadPoolExecutor(max_workers=len(urls)) as pool:
+        for i in range(runs + 1):
+            start = time.perf_counter()
+            list(pool.map(lambda su: _read_all(su[0], su[1], token), zip(sessions, urls, strict=True)))
+            if i:
+                samples.append(time.perf_counter() - start)
+    return Summary.of(samples)
 
 
 def measure_fallback_hook(url: str, body: dict[str, Any], *, runs: int, workdir: Path) -> Summary:

@@ -10,6 +10,7 @@ could not be read, and always the tumour-board card. Cards support a decision: w
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +53,22 @@ _ORDERS: dict[str, tuple[str, str, str]] = {
     "albumin": ("Albumin", "http://loinc.org", "1751-7"),
     "inr": ("INR", "http://loinc.org", "6301-6"),
 }
+
+
+# Short names of the engine's data-gap elements, for summaries a clinician reads at a glance.
+_SHORT: dict[str, str] = {
+    "ki67Percent": "Ki-67", "ki67LiverSpecimen": "liver Ki-67", "differentiation": "differentiation",
+    "primarySite": "primary site", "primaryStatus": "primary status", "ageYears": "age",
+    "fitness": "fitness (ECOG)", "resectableR0": "resectability", "flrPercent": "FLR",
+    "frillingType": "Frilling type", "liverInvolvementPercent": "liver involvement", "lesionSize": "lesion sizes",
+    "monthsStable": "disease status", "achievableDebulkingPercent": "debulking estimate",
+    "krenningScore": "SSTR PET", "fdgPetPositive": "FDG-PET", "renalFunction": "eGFR", "inr": "INR",
+}
+
+
+def short_name(element: str) -> str:
+    """Return a clinician's short name for a data-gap element (camelCase split as a fallback)."""
+    return _SHORT.get(element) or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", element).lower()
 
 
 def _by_status(evaluation: Evaluation, status: Status) -> list[ModalityResult]:
@@ -224,15 +241,14 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, Any] |
     gaps = sorted(evaluation.data_gaps, key=lambda g: -len(g.blocks))
     if not gaps:
         return None
-    elements = list(dict.fromkeys(g.element for g in gaps))
+    elements = list(dict.fromkeys(short_name(g.element) for g in gaps))
     blocked = list(dict.fromkeys(m for g in gaps for m in g.blocks))
     summary = f"Missing or stale data: {', '.join(elements[:3])}" + (f" (+{len(elements) - 3})" if len(elements) > 3
                                                                      else "")
     if blocked:
         summary += f"; {len(blocked)} option{'s' if len(blocked) > 1 else ''} cannot be rated"
     lines = ["**Inputs the pathway needs but the record does not hold (or holds only stale values)**", ""]
-    suggestions: list[dict[str, Any]] = []
-    ordered: set[str] = set()
+    orders: dict[str, list[tuple[dict[str, str], str]]] = {}
     for gap in gaps:
         state = "stale" if gap.stale else "missing"
         seen = ""
@@ -242,19 +258,23 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, Any] |
                 seen += f" ({md(gap.last_source)})"
         codes = ", ".join(f"`{c}`" for c in gap.codes)
         blocks = ", ".join(label_of(m) for m in gap.blocks)
-        lines.append(f"- **{md(gap.element)}** ({state}{seen}): {md(gap.why)}"
+        lines.append(f"- **{md(short_name(gap.element))}** (`{md(gap.element)}`, {state}{seen}): {md(gap.why)}"
                      + (f" Codes: {codes}." if codes else "") + (f" Blocks: {blocks}." if blocks else ""))
         display, coding = _order_for(gap)
-        if display in ordered:
-            continue
-        ordered.add(display)
+        orders.setdefault(display, []).append((coding, gap.why))
+    suggestions: list[dict[str, Any]] = []
+    for display, items in orders.items():
+        codings = {json.dumps(c, sort_keys=True) for c, _ in items if c}
+        # One order for several inputs (e.g. a full blood count): text only, the EHR picks its local order.
+        coding = items[0][0] if len(codings) == 1 else {}
+        why = "; ".join(dict.fromkeys(w for _, w in items))
         suggestions.append({
             "label": short(f"Order: {display}", 80),
             "uuid": new_uuid(),
             "actions": [{
                 "type": "create",
                 "description": f"Create a draft order: {display}",
-                "resource": _draft_service_request(ctx, display, coding, gap.why),
+                "resource": _draft_service_request(ctx, display, coding, why),
             }],
         })
     lines += ["", "Suggestions create draft orders for the clinician to review and sign; none is signed here."]
@@ -279,7 +299,8 @@ def _tumour_board_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, An
     if consider:
         lines += ["**Options to discuss**", "", *[f"- {label_of(r.modality)}: {md(r.summary)}" for r in consider], ""]
     if evaluation.data_gaps:
-        lines += ["**Bring to the meeting**: " + ", ".join(dict.fromkeys(md(g.element) for g in evaluation.data_gaps))
+        lines += ["**Bring to the meeting**: "
+                  + ", ".join(dict.fromkeys(md(short_name(g.element)) for g in evaluation.data_gaps))
                   + " (missing or stale).", ""]
     lines.append("Evidence: [14], [15] (seed review); PATHWAY.md B25.")
     return {

@@ -14,13 +14,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_hooks.config import Settings
+from cds_hooks.observe import HookOutcome, add_observer
 
 __all__ = ["HOOK_LATENCY_BUCKETS", "Metrics", "init_app", "metrics_of", "readiness"]
 
@@ -80,21 +80,21 @@ class Metrics:
             ),
         )
 
-    def observe_hook(self, outcome: Any) -> None:
-        """Record one ``cds_hooks.observe.HookOutcome``."""
-        service = str(outcome.service_id)
-        hook = str(outcome.hook)
+    def observe_hook(self, outcome: HookOutcome) -> None:
+        """Record one hook call reported by the service."""
+        service = outcome.service_id
+        hook = outcome.hook
         self.hook_requests.labels(service, hook, str(outcome.status_code)).inc()
-        self.hook_seconds.labels(service, hook).observe(max(0.0, float(outcome.seconds)))
+        self.hook_seconds.labels(service, hook).observe(max(0.0, outcome.seconds))
         for indicator, count in outcome.cards_by_indicator.items():
             if count:
-                self.cards.labels(service, str(indicator)).inc(int(count))
+                self.cards.labels(service, indicator).inc(count)
         for modality, status in outcome.statuses.items():
-            self.modality_status.labels(str(modality), str(status)).inc()
+            self.modality_status.labels(modality, status).inc()
         if outcome.fhir_queries:
-            self.fhir_queries.labels(service).inc(int(outcome.fhir_queries))
+            self.fhir_queries.labels(service).inc(outcome.fhir_queries)
         if outcome.fhir_failures:
-            self.fhir_failures.labels(service).inc(int(outcome.fhir_failures))
+            self.fhir_failures.labels(service).inc(outcome.fhir_failures)
 
 
 def metrics_of(app: Flask) -> Metrics:
@@ -163,6 +163,13 @@ def metrics() -> Response:
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Probes and scrapes must see the live state, never a cached answer from a proxy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _count_request(response: Response) -> Response:
     rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
     metrics_of(current_app).http_requests.labels(rule, request.method, str(response.status_code)).inc()
@@ -175,6 +182,4 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["nelm_metrics"] = metrics
     app.register_blueprint(bp)
     app.after_request(_count_request)
-    from cds_hooks import observe
-
-    observe.add_observer(app, metrics.observe_hook)
+    add_observer(app, metrics.observe_hook)

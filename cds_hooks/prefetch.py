@@ -175,6 +175,7 @@ class _Fetcher:
         self.timeout = timeout
         self.deadline = deadline
         self.queries = 0
+        self.truncated: list[FetchFailure] = []
 
     def _get(self, url: str, params: list[tuple[str, str]] | None = None) -> requests.Response:
         remaining = self.deadline - time.monotonic()
@@ -187,7 +188,12 @@ class _Fetcher:
     def _body(self, response: requests.Response, what: str) -> bytes:
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_content(chunk_size=65536):
+        while True:
+            # read1: at most one socket read, so a server dripping bytes is checked against the deadline
+            # between reads instead of holding this thread until 64 KiB have trickled in.
+            chunk = response.raw.read1(65536, decode_content=True)
+            if not chunk:
+                break
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
                 raise _FetchError(f"{what}: fhirServer answer larger than {MAX_RESPONSE_BYTES // 2**20} MiB; not read")
@@ -211,7 +217,7 @@ class _Fetcher:
             raise _FetchError(f"{what}: fhirServer answered with something that is not a FHIR resource")
         return body
 
-    def read(self, query: str) -> Any:
+    def read(self, query: str, key: str) -> Any:
         """Return the resource, Bundle (all pages merged) or None for a query relative to the base."""
         path, _, qs = query.partition("?")
         what = path.split("/")[0]
@@ -221,19 +227,22 @@ class _Fetcher:
             return None  # a read of a resource that does not exist: known empty
         body = self._json(response, what)
         if body["resourceType"] == "Bundle":
-            return self.complete(body, what)
+            return self.complete(body, key)
         if body["resourceType"] == "OperationOutcome":
             raise _FetchError(f"{what}: fhirServer answered with an OperationOutcome")
         return body
 
     def complete(self, bundle: dict[str, Any], what: str) -> dict[str, Any]:
-        """Return ``bundle`` with the entries of every ``next`` page appended (at most MAX_PAGES)."""
+        """Return ``bundle`` with the entries of every ``next`` page appended (at most MAX_PAGES, then noted)."""
         entries = list(bundle.get("entry") or [])
         nxt = _next_link(bundle)
         pages = 1
         while nxt is not None:
             if pages >= MAX_PAGES:
-                raise _FetchError(f"{what}: more than {MAX_PAGES} pages of results")
+                # Searches are newest first: keep what was read and say so.
+                self.truncated.append(FetchFailure(key=what, reason=f"{what}: only the first {len(entries)} "
+                                                   f"results ({MAX_PAGES} pages) were read"))
+                break
             if not _same_server(nxt, self.base):
                 raise _FetchError(f"{what}: a next link points outside fhirServer; not followed")
             page = self._json(self._get(nxt), what)
@@ -255,7 +264,7 @@ def _fetch_one(fetcher: _Fetcher, key: str, query: str | None, partial: dict[str
         return fetcher.complete(partial, key)
     if query is None:  # pragma: no cover - guarded by the caller
         raise _FetchError(f"{key}: template could not be rendered")
-    return fetcher.read(query)
+    return fetcher.read(query, key)
 
 
 def resolve_prefetch(
@@ -325,6 +334,7 @@ def resolve_prefetch(
             for future in pending:
                 failures.append(FetchFailure(key=futures[future], reason=f"{futures[future]}: deadline reached"))
             queries = fetcher.queries
+            failures.extend(fetcher.truncated)
             if failures:
                 log.info("prefetch: %d of %d fallback queries failed", len(failures), len(todo))
 

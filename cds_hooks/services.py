@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from cds_hooks.cardparts import CardContext
-from cds_hooks.cards import patient_view_cards
+from cds_hooks.cards import patient_view_cards, unreadable_data_card
 from cds_hooks.config import Settings
 from cds_hooks.errors import (
     HookError,
@@ -30,7 +30,7 @@ from cds_hooks.errors import (
     UnknownServiceError,
     register_error_handlers,
 )
-from cds_hooks.evaluation import evaluate_record, today
+from cds_hooks.evaluation import evaluate_profile, has_nelm, ingest_record, today
 from cds_hooks.feedback import parse_feedback
 from cds_hooks.jsonbody import BodyError, parse_json_object
 from cds_hooks.logging_setup import bind_request_context
@@ -42,6 +42,7 @@ from cds_hooks.store import AuditRecord, store_of
 from cds_hooks.validate import validate_cds_response
 from cds_hooks.wire import HookRequest, parse_hook_request
 from nelm_fhir.ingest.errors import NotABundleError, PatientMismatchError
+from nelm_fhir.pathways.result import Evaluation
 
 __all__ = ["SERVICES", "ServiceDefinition", "discovery_document", "init_app"]
 
@@ -144,14 +145,19 @@ def _resolve(req: HookRequest, settings: Settings) -> ResolvedPrefetch:
                             deadline_seconds=settings.fhir_deadline_seconds, allow=allow, issuer=issuer)
 
 
-def _evaluate(req: HookRequest, resolved: ResolvedPrefetch) -> Any:
+def _evaluate(req: HookRequest, resolved: ResolvedPrefetch) -> Evaluation | None:
+    """Return the evaluation, or None when the record holds no NELM (the pathway has nothing to say)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    now = today(app)
     try:
-        return evaluate_record(current_app._get_current_object(),  # type: ignore[attr-defined]
-                               resolved.data, patient_id=req.patient_id, now=today(current_app))
+        profile = ingest_record(app, resolved.data, patient_id=req.patient_id, now=now)
     except PatientMismatchError as exc:
         raise RequestError(f"prefetch holds data of another patient: {exc}", expression="prefetch") from None
     except NotABundleError as exc:
         raise RequestError(f"prefetch is not usable FHIR data: {exc}", expression="prefetch") from None
+    if not has_nelm(profile):
+        return None
+    return evaluate_profile(app, profile, now=now)
 
 
 def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
@@ -162,6 +168,8 @@ def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
         resolved = _resolve(req, settings)
         outcome.update(fhir_queries=resolved.queries, fhir_failures=len(resolved.failures))
         evaluation = _evaluate(req, resolved)
+        if evaluation is None:
+            return {"cards": []}  # no liver metastasis recorded: this chart is not the pathway's concern
         outcome["statuses"] = {r.modality.value: r.status.value for r in evaluation.results}
         return {"cards": patient_view_cards(evaluation, ctx, unreadable=[f.reason for f in resolved.failures])}
     terminology = current_app.extensions["nelm_terminology"]
@@ -177,12 +185,12 @@ def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
     resolved = _resolve(req, settings)
     outcome.update(fhir_queries=resolved.queries, fhir_failures=len(resolved.failures))
     evaluation = _evaluate(req, resolved)
+    if evaluation is None:
+        return {"cards": []}  # e.g. TACE for hepatocellular carcinoma: not a NELM order
     outcome["statuses"] = {o.modality.value: evaluation.result(o.modality).status.value
                            for o in orders if o.modality is not None}
     cards = order_cards(evaluation, ctx, orders)
     if resolved.failures and cards:
-        from cds_hooks.cards import unreadable_data_card
-
         cards.append(unreadable_data_card(ctx, [f.reason for f in resolved.failures]))
     return {"cards": cards}
 
@@ -267,6 +275,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Register the CDS Hooks endpoints and error handlers; load terminology and pathway configuration once."""
     register_error_handlers(app)
     _load_engine(app, settings)
+    if settings.production and not settings.external_base_url:
+        log.warning("NELM_EXTERNAL_BASE_URL is not set: card links are built from the request's Host header")
     if "nelm_http_session" not in app.extensions:
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=16, max_retries=0)

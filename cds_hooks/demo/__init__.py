@@ -26,6 +26,8 @@ from cds_hooks.demo.patients import (
     load_demo_bundle,
 )
 from cds_hooks.jsonbody import BodyError, parse_json_object
+from cds_hooks.security.dev_signer import DevSignerUnavailable, demo_token
+from cds_hooks.validate import validate_cds_response
 
 __all__ = ["init_app"]
 
@@ -140,8 +142,6 @@ def token() -> Response:
     path = _str_field(_body(), "path")
     if not _AUD_PATH.fullmatch(path):
         abort(400, description="tokens are minted only for this service's /cds-services endpoints")
-    from cds_hooks.security.dev_signer import DevSignerUnavailable, demo_token
-
     aud = _base_url() + path
     try:
         return jsonify(token=demo_token(current_app, aud), aud=aud)
@@ -163,8 +163,6 @@ def order() -> Response:
 @bp.post("/api/validate")
 def validate() -> Response:
     """Return the CDS Hooks 2.0 problems of a service response (empty list = valid)."""
-    from cds_hooks.validate import validate_cds_response
-
     return jsonify(problems=validate_cds_response(_body()))
 
 

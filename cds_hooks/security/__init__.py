@@ -27,6 +27,7 @@ import jwt
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from cds_hooks import openapi
 from cds_hooks.config import REPO_ROOT, Settings
 from cds_hooks.security.cors import CorsPolicy
 from cds_hooks.security.dev_signer import DevSigner, create_signer
@@ -169,6 +170,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["nelm_client_verifier"] = verifier
     cors = CorsPolicy(settings)
     cors.init_app(app)
+    if settings.production and not settings.external_base_url:
+        log.warning("NELM_EXTERNAL_BASE_URL is not set: JWT aud is checked against the URL as this process sees it")
     if settings.auth_disabled:
         log.warning(
             "AUTHENTICATION IS DISABLED (NELM_AUTH_DISABLED=1): CDS Hooks endpoints accept calls without a JWT; "
@@ -215,8 +218,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         request_id = g.get("nelm_request_id")
         if isinstance(request_id, str):
             response.headers["X-Request-ID"] = request_id
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
-
-    from cds_hooks import openapi
 
     openapi.init_app(app, settings)

@@ -28,6 +28,7 @@ log = logging.getLogger("nelm.security.jwks")
 
 @dataclass(slots=True)
 class _Entry:
+    lock: threading.Lock = field(default_factory=threading.Lock)
     keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
     fetched_at: float | None = None  # last successful fetch
     attempted_at: float | None = None  # last attempt, successful or not
@@ -51,13 +52,14 @@ class JwksCache:
         self._session = session or requests.Session()
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
-        self._lock = threading.Lock()
-        self.fetches = 0  # number of HTTP fetches attempted (for tests and metrics)
+        self._lock = threading.Lock()  # guards _entries; each URL has its own lock for its fetches
 
     def key(self, url: str, kid: str) -> jwt.PyJWK | None:
         """Return the key ``kid`` of the JWK Set at ``url``, fetching it when needed; None when absent."""
         with self._lock:
             entry = self._entries.setdefault(url, _Entry())
+        # A slow jku delays only tokens of that jku, not every verification of the worker.
+        with entry.lock:
             now = self._clock()
             fresh = entry.fetched_at is not None and now - entry.fetched_at < self._cache_seconds
             if fresh and kid in entry.keys:
@@ -72,7 +74,6 @@ class JwksCache:
             return entry.keys.get(kid)
 
     def _fetch(self, url: str) -> dict[str, jwt.PyJWK] | None:
-        self.fetches += 1
         try:
             with self._session.get(
                 url,

@@ -37,6 +37,7 @@ from cds_hooks.smart.present import (
 )
 from cds_hooks.smart.record import FhirError, FhirUnauthorized, RecordFetch, WriteRefused, create_resource, fetch_record
 from cds_hooks.smart.state import SmartState, blueprint, error_page, evaluation_date, evaluator, session_id, smart_state
+from nelm_fhir.ingest import PatientMismatchError
 from nelm_fhir.pathways.result import Evaluation, Modality
 
 __all__ = ["can_write_observations"]
@@ -114,7 +115,11 @@ def _read_record(state: SmartState, sid: str, data: dict[str, Any]) -> _Loaded:
 
 def _evaluate(state: SmartState, data: dict[str, Any], record: RecordFetch) -> Evaluation:
     now = evaluation_date(state.settings, data.get("now"))
-    return evaluator()(request_app(), record.bundle(), patient_id=str(data["patient"]), now=now)
+    try:
+        return evaluator()(request_app(), record.bundle(), patient_id=str(data["patient"]), now=now)
+    except PatientMismatchError as exc:
+        # A server that ignores the patient search parameter must not get another patient's data shown.
+        raise FhirError("the EHR's FHIR server returned resources of another patient; nothing is shown") from exc
 
 
 def request_app() -> Any:
@@ -178,6 +183,8 @@ def _render(state: SmartState, data: dict[str, Any], loaded: _Loaded, evaluation
     return response
 
 
+@blueprint.errorhandler(FhirError)
+@blueprint.errorhandler(SessionExpired)
 def _failure(exc: Exception) -> Response:
     if isinstance(exc, SessionExpired):
         return error_page(401, "Session expired", f"Your access to the patient's record ended: {exc}.")

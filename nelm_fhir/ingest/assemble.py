@@ -82,10 +82,10 @@ def assemble(out: Collected, ctx: Ctx, patient: str) -> NelmProfile:
         age = Fact(
             value=age_on(out.birth_date.value, ctx.as_of), source=out.birth_date.source, date=ctx.as_of, unit="a"
         )
-    liver_resections = sorted(
-        (p for p in _all_procedures(out, primary) if p.kind is ProcedureKind.LIVER_RESECTION),
-        key=lambda p: (p.date or _MIN, p.source),
-    )
+    procedures = tuple(sorted(_all_procedures(out, primary), key=lambda p: (p.date or _MIN, p.source, p.kind.value)))
+    liver_resections = [p for p in procedures if p.kind is ProcedureKind.LIVER_RESECTION]
+    differentiation = _differentiation(out, ctx)  # may add a problem: computed before the problems are frozen
+    lesions = _lesions(out)
     return NelmProfile(
         patient=patient,
         as_of=ctx.as_of,
@@ -93,7 +93,7 @@ def assemble(out: Collected, ctx: Ctx, patient: str) -> NelmProfile:
         age_years=age,
         sex=out.sex,
         primary=primary,
-        differentiation=_differentiation(out, ctx),
+        differentiation=differentiation,
         morphology_codes=tuple(
             sorted({f for f, _d in out.morphology}, key=lambda f: (f.date or _MIN, f.source, f.value))
         ),
@@ -106,7 +106,7 @@ def assemble(out: Collected, ctx: Ctx, patient: str) -> NelmProfile:
         carcinoid_heart_disease=_records(out.conditions.get("carcinoid-heart-disease", ())),
         nelm=nelm,
         recurrent_nelm=_recurrence(nelm, liver_resections),
-        lesions=_lesions(out),
+        lesions=lesions,
         lesion_count=_finding(out, "lesion-count", int),
         liver_involvement_percent=_finding(out, "liver-involvement-percent", float),
         flr_percent=_finding(out, "flr-percent", float),
@@ -125,7 +125,7 @@ def assemble(out: Collected, ctx: Ctx, patient: str) -> NelmProfile:
         fdg_pet_positive=_finding(out, "fdg-pet-positive", bool),
         labs=tuple(sorted(out.labs, key=lambda lab: (lab.kind.value, _neg(lab.date), lab.source))),
         drugs=tuple(sorted(out.drugs, key=lambda d: (d.start or _MIN, d.source, d.ingredient))),
-        procedures=tuple(sorted(_all_procedures(out, primary), key=lambda p: (p.date or _MIN, p.source, p.kind.value))),
+        procedures=procedures,
         problems=tuple(sorted(set(ctx.problems), key=lambda p: (p.path, p.message))),
     )
 

@@ -42,6 +42,8 @@ def unpack(data: Any, ctx: Ctx) -> list[Item]:
             raise NotABundleError(f"expected a FHIR R4 Bundle, got resourceType {data.get('resourceType')!r}")
         _bundle(data, "Bundle", items, ctx, depth=0)
         return items
+    if "entry" in data and isinstance(data.get("entry"), list):
+        raise NotABundleError("a Bundle needs resourceType 'Bundle' (this object has entries but no resourceType)")
     for key, value in data.items():
         if value is None:
             continue  # CDS Hooks: the EHR knows there is nothing for this prefetch key
@@ -201,7 +203,9 @@ def check_patient(items: list[Item], patient_id: str | None, ctx: Ctx) -> str | 
         if seen is None:
             seen = key
         elif key != seen:
+            # The message names the resource, never the patients' ids (it may be logged).
+            where = "a Patient resource" if item.raw.get("resourceType") == "Patient" else path
             raise PatientMismatchError(
-                f"{path} refers to another patient than {seen}: records of two patients are never mixed"
+                f"{where} belongs to another patient than the one evaluated: records of two patients are never mixed"
             )
     return seen

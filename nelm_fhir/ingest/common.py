@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -147,16 +148,22 @@ def to_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            if len(text) == 4:
-                return dt.date(int(text), 1, 1)
-            if len(text) == 7:
-                return dt.date(int(text[:4]), int(text[5:7]), 1)
-            return dt.date.fromisoformat(text[:10])
-        except ValueError:
-            return None
+        return _date_of_text(value)
     return None
+
+
+@lru_cache(maxsize=4096)
+def _date_of_text(value: str) -> dt.date | None:
+    # The calendar date as written: a dateTime's own local date, not converted to UTC.
+    text = value.strip()
+    try:
+        if len(text) == 4:
+            return dt.date(int(text), 1, 1)
+        if len(text) == 7:
+            return dt.date(int(text[:4]), int(text[5:7]), 1)
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
 
 
 def period_start(period: Any) -> dt.date | None:

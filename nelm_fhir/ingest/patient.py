@@ -24,7 +24,7 @@ def read_patient(item: Item, ctx: Ctx, out: Collected) -> None:
     if patient is None:
         return
     if out.patient_ref is not None and out.patient_ref != item.ref:
-        ctx.problem(item.ref, f"a second Patient resource ({out.patient_ref} already read)")
+        ctx.problem(item.ref, "a second Patient resource: only the first one is read")
         return
     out.patient_ref = item.ref
     out.sex = patient.gender

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from nelm_fhir.terminology.loader import MappingError, Report, load_terminology, read_mapping_dir, validate_site_file
+from nelm_fhir.terminology.loader import MappingError, Report, load_terminology, read_mapping_dir
+from nelm_fhir.terminology.sitemaps import validate_site_file
 
 __all__ = ["check_mappings_main"]
 

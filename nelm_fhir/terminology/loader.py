@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from nelm_fhir.terminology.concepts import STATUSES, check_attributes, check_concept
-from nelm_fhir.terminology.systems import MODALITY, normalise_code
+from nelm_fhir.terminology.systems import normalise_code
 from nelm_fhir.terminology.tables import MappingEntry, MappingFileInfo, Terminology
 from nelm_fhir.terminology.units import Conversion, UnitTable, normalise_unit
 
-__all__ = ["MappingError", "load_terminology", "read_mapping_dir", "validate_site_file"]
+__all__ = ["MappingError", "Report", "load_terminology", "read_mapping_dir"]
 
 
 class MappingError(ValueError):
@@ -55,7 +55,8 @@ class _Collected:
     seen: dict[tuple[str, str, bool], str] = field(default_factory=dict)  # (system, code, prefix) -> where
 
 
-def _read_json(path: Path, report: Report) -> Any:
+def read_json(path: Path, report: Report) -> Any:
+    """Return the parsed JSON of ``path``, or None after reporting why it cannot be read."""
     try:
         with path.open(encoding="utf-8") as fh:
             return json.load(fh)
@@ -66,12 +67,13 @@ def _read_json(path: Path, report: Report) -> Any:
     return None
 
 
-def _str(value: Any) -> str | None:
+def nonblank(value: Any) -> str | None:
+    """Return ``value`` when it is a non-blank string, else None."""
     return value if isinstance(value, str) and value.strip() else None
 
 
 def _header(path: Path, doc: dict[str, Any], report: Report) -> tuple[str, str, str] | None:
-    title, source, release = _str(doc.get("title")), _str(doc.get("source")), _str(doc.get("release"))
+    title, source, release = nonblank(doc.get("title")), nonblank(doc.get("source")), nonblank(doc.get("release"))
     missing = [n for n, v in (("title", title), ("source", source), ("release", release)) if v is None]
     if missing:
         report.add(
@@ -85,7 +87,7 @@ def _header(path: Path, doc: dict[str, Any], report: Report) -> tuple[str, str, 
 
 def _parse_code_file(path: Path, doc: dict[str, Any], out: _Collected, report: Report) -> None:
     header = _header(path, doc, report)
-    system = _str(doc.get("system"))
+    system = nonblank(doc.get("system"))
     if system is None:
         report.add(path, None, "missing system (the code-system URI)")
         return
@@ -95,7 +97,7 @@ def _parse_code_file(path: Path, doc: dict[str, Any], out: _Collected, report: R
     if icd:
         out.icd_systems.add(system)
     aliases = doc.get("aliases", [])
-    if not isinstance(aliases, list) or not all(_str(a) for a in aliases):
+    if not isinstance(aliases, list) or not all(nonblank(a) for a in aliases):
         report.add(path, None, "aliases must be a list of URIs")
         aliases = []
     for alias in aliases:
@@ -130,7 +132,7 @@ def _parse_entry(
     if not isinstance(item, dict):
         report.add(path, where, "must be a JSON object")
         return None
-    code = _str(item.get(key_name))
+    code = nonblank(item.get(key_name))
     label = f'{where} "{code}"' if code else where
     if code is None:
         report.add(path, label, f"missing {key_name}")
@@ -138,7 +140,7 @@ def _parse_entry(
     if code != code.strip() or any(ch.isspace() for ch in code):
         report.add(path, label, f"{key_name} contains white space")
         return None
-    concept = _str(item.get("concept"))
+    concept = nonblank(item.get("concept"))
     if concept is None:
         report.add(path, label, "missing concept")
         return None
@@ -166,10 +168,10 @@ def _parse_entry(
         system=system,
         code=code,
         concept=concept,
-        display=_str(item.get("display")) or "",
+        display=nonblank(item.get("display")) or "",
         status=status,
         file=path.name,
-        evidence=_str(item.get("evidence")),
+        evidence=nonblank(item.get("evidence")),
         prefix=is_prefix,
         attributes=dict(attributes),
     )
@@ -186,7 +188,7 @@ def _parse_units(path: Path, doc: dict[str, Any], out: _Collected, report: Repor
     pending_same: list[tuple[str, str, str]] = []
     for index, q in enumerate(quantities):
         where = f"quantities[{index}]"
-        if not isinstance(q, dict) or _str(q.get("quantity")) is None or _str(q.get("canonical")) is None:
+        if not isinstance(q, dict) or nonblank(q.get("quantity")) is None or nonblank(q.get("canonical")) is None:
             report.add(path, where, "needs quantity and canonical")
             continue
         name, canon = q["quantity"], q["canonical"]
@@ -195,7 +197,7 @@ def _parse_units(path: Path, doc: dict[str, Any], out: _Collected, report: Repor
             report.add(path, where, "duplicate quantity")
             continue
         canonical[name] = canon
-        if _str(q.get("same_as")) is not None:
+        if nonblank(q.get("same_as")) is not None:
             pending_same.append((name, q["same_as"], where))
             continue
         table: dict[str, Conversion] = {}
@@ -218,7 +220,7 @@ def _parse_units(path: Path, doc: dict[str, Any], out: _Collected, report: Repor
                     path, f'{uwhere} "{u["unit"]}"', "duplicate unit (after normalising spaces, micro sign and case)"
                 )
                 continue
-            kept = _str(u.get("as")) or canon
+            kept = nonblank(u.get("as")) or canon
             table[key] = Conversion(factor=factor, unit=kept)
         conversions[name] = table
     for name, other, where in pending_same:
@@ -263,8 +265,8 @@ def _parse_orders(path: Path, doc: dict[str, Any], out: _Collected, report: Repo
         if not isinstance(o, dict):
             report.add(path, where, "must be a JSON object")
             continue
-        system, modality = _str(o.get("system")), _str(o.get("modality"))
-        code, prefix = _str(o.get("code")), _str(o.get("prefix"))
+        system, modality = nonblank(o.get("system")), nonblank(o.get("modality"))
+        code, prefix = nonblank(o.get("code")), nonblank(o.get("prefix"))
         label = f'{where} "{code or prefix}"'
         if system is None or modality is None or (code is None) == (prefix is None):
             report.add(path, label, "needs system, modality and exactly one of code or prefix")
@@ -315,7 +317,7 @@ def read_mapping_dir(mappings_dir: Path, report: Report) -> Terminology | None:
     if not files:
         report.add(mappings_dir, None, "no mapping files (*.json) found")
         return None
-    docs = [(path, _read_json(path, report)) for path in files]
+    docs = [(path, read_json(path, report)) for path in files]
     # Code files first (they define aliases, ICD systems and modality ids), then units and orders.
     for path, doc in docs:
         if not isinstance(doc, dict):
@@ -351,123 +353,6 @@ def read_mapping_dir(mappings_dir: Path, report: Report) -> Terminology | None:
     )
 
 
-def validate_site_file(
-    path: Path, base: Terminology, report: Report, taken: dict[tuple[str, str], str] | None = None
-) -> tuple[list[MappingEntry], dict[tuple[str, str], str]]:
-    """Read one site ConceptMap against ``base``; returns its derived entries and its order-code map."""
-    taken = {} if taken is None else taken
-    entries: list[MappingEntry] = []
-    orders: dict[tuple[str, str], str] = {}
-    doc = _read_json(path, report)
-    if doc is None:
-        return entries, orders
-    if not isinstance(doc, dict) or doc.get("resourceType") != "ConceptMap":
-        report.add(path, None, "a site mapping file must be a FHIR ConceptMap (resourceType ConceptMap)")
-        return entries, orders
-    groups = doc.get("group")
-    if not isinstance(groups, list) or not groups:
-        report.add(path, None, "ConceptMap has no group")
-        return entries, orders
-    for gindex, group in enumerate(groups):
-        gwhere = f"group[{gindex}]"
-        if not isinstance(group, dict):
-            report.add(path, gwhere, "must be a JSON object")
-            continue
-        source, target_system = _str(group.get("source")), _str(group.get("target"))
-        if source is None or target_system is None:
-            report.add(path, gwhere, "needs source (the site code system) and target (a system NELM Pathways knows)")
-            continue
-        target_system = base.canonical_system(target_system)
-        elements = group.get("element")
-        if not isinstance(elements, list) or not elements:
-            report.add(path, gwhere, "has no element")
-            continue
-        for eindex, element in enumerate(elements):
-            _site_element(
-                path,
-                f"{gwhere}.element[{eindex}]",
-                element,
-                source,
-                target_system,
-                base,
-                report,
-                taken,
-                entries,
-                orders,
-            )
-    return entries, orders
-
-
-_NOT_MAPPED = frozenset({"unmatched", "disjoint", "not-related-to"})
-
-
-def _site_element(
-    path: Path,
-    where: str,
-    element: Any,
-    source: str,
-    target_system: str,
-    base: Terminology,
-    report: Report,
-    taken: dict[tuple[str, str], str],
-    entries: list[MappingEntry],
-    orders: dict[tuple[str, str], str],
-) -> None:
-    if not isinstance(element, dict) or _str(element.get("code")) is None:
-        report.add(path, where, "needs a code")
-        return
-    code = element["code"].strip()
-    label = f'{where} "{code}"'
-    targets = element.get("target")
-    if not isinstance(targets, list) or not targets:
-        report.add(path, label, "has no target")
-        return
-    mapped = [
-        t
-        for t in targets
-        if isinstance(t, dict) and str(t.get("equivalence") or t.get("relationship")) not in _NOT_MAPPED
-    ]
-    codes = {t.get("code") for t in mapped}
-    if not mapped:
-        return
-    if len(codes) != 1 or not isinstance(next(iter(codes)), str):
-        report.add(path, label, "needs exactly one target code (several different targets are ambiguous)")
-        return
-    target_code = str(next(iter(codes))).strip()
-    key = (source, code)
-    if key in taken:
-        report.add(path, label, f"duplicate: {source}|{code} is already mapped at {taken[key]}")
-        return
-    if base.entry(source, code) is not None:
-        report.add(path, label, f"{source}|{code} is already a code of the standard mappings")
-        return
-    if target_system == MODALITY:
-        if target_code not in base.modalities:
-            report.add(
-                path, label, f"target {target_code!r} is not a modality id ({', '.join(sorted(base.modalities))})"
-            )
-            return
-        orders[key] = target_code
-    else:
-        found = base.entry(target_system, target_code)
-        if found is None:
-            report.add(path, label, f"target {target_system}|{target_code} is not a code NELM Pathways recognises")
-            return
-        entries.append(
-            MappingEntry(
-                system=source,
-                code=code,
-                concept=found.concept,
-                display=_str(element.get("display")) or found.display,
-                status="SITE",
-                file=path.name,
-                evidence=f"{target_system}|{target_code}",
-                attributes=found.attributes,
-            )
-        )
-    taken[key] = f"{path.name} {label}"
-
-
 def load_terminology(mappings_dir: Path, site_files: Sequence[Path] = ()) -> Terminology:
     """Return the terminology of ``mappings_dir`` plus site ConceptMaps; raises MappingError naming file and entry."""
     report = Report()
@@ -476,6 +361,8 @@ def load_terminology(mappings_dir: Path, site_files: Sequence[Path] = ()) -> Ter
         raise MappingError(report.problems)
     if not site_files:
         return base
+    from nelm_fhir.terminology.sitemaps import validate_site_file
+
     site_entries: list[MappingEntry] = []
     site_orders: dict[tuple[str, str], str] = {}
     taken: dict[tuple[str, str], str] = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["Conversion", "UnitError", "UnitTable", "normalise_unit"]
 
@@ -15,6 +16,7 @@ class UnitError(ValueError):
     """A quantity's unit is missing or not one the mappings know for that quantity."""
 
 
+@lru_cache(maxsize=1024)
 def normalise_unit(unit: str) -> str:
     """Return ``unit`` as matched: no spaces, micro sign as ``u``, lower case."""
     return unit.replace(" ", "").replace("µ", "u").replace("μ", "u").lower()

@@ -97,6 +97,7 @@ def test_searchset_outcome_entries_are_warnings() -> None:
         ({"resourceType": "Bundle", "type": "bogus"}, "not a FHIR R4 Bundle type"),
         ({"resourceType": "Bundle", "type": "collection", "entry": {}}, "entry is not a list"),
         ({"patient": "Patient/p1"}, "prefetch key 'patient'"),
+        ({"type": "collection", "entry": []}, "needs resourceType 'Bundle'"),
     ],
 )
 def test_not_a_bundle(data: Any, message: str) -> None:

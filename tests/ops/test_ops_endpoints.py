@@ -37,6 +37,7 @@ def test_healthz_answers_while_the_process_lives(client: FlaskClient) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200
     assert r.get_json()["status"] == "ok"
+    assert r.headers["Cache-Control"] == "no-store"
 
 
 def test_readyz_is_ready_with_database_mappings_and_rules(client: FlaskClient) -> None:

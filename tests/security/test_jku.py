@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,21 @@ def test_oversized_jwks_is_not_read(client: FlaskClient, rs_signer: Signer) -> N
     keys["padding"] = "x" * 400_000
     responses.get(RS_JKU, json=keys)
     assert client.get("/cds-services", headers=bearer(rs_signer.token(DISCOVERY))).status_code == 401
+
+
+@responses.activate
+def test_cached_jwks_expires_and_survives_a_failed_refresh(tmp_path: Path, rs_signer: Signer) -> None:
+    trust = write_trust(
+        tmp_path,
+        [{"issuer": RS_ISSUER, "algorithms": ["RS384"], "jku": [RS_JKU]}],
+        jwks_cache_seconds=0.2,
+        jwks_min_refetch_seconds=0.01,
+    )
+    client = create_app(make_settings(tmp_path, trust)).test_client()
+    responses.get(RS_JKU, json=_jwks(rs_signer))
+    responses.get(RS_JKU, status=503)
+    assert client.get("/cds-services", headers=bearer(rs_signer.token(DISCOVERY))).status_code == 200
+    time.sleep(0.3)
+    # Expired: re-fetched; the refresh fails, the key already known stays usable.
+    assert client.get("/cds-services", headers=bearer(rs_signer.token(DISCOVERY))).status_code == 200
+    assert _calls(RS_JKU) == 2

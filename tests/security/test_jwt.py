@@ -8,10 +8,12 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
 import pytest
+import responses
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -20,7 +22,7 @@ from flask.testing import FlaskClient
 
 from cds_hooks.app import create_app
 from cds_hooks.security import SecurityConfigError
-from tests.security.conftest import BASE, ES_ISSUER, Signer, bearer, make_settings
+from tests.security.conftest import BASE, ES_ISSUER, RS_JKU, Signer, bearer, make_settings
 
 DISCOVERY = f"{BASE}/cds-services"
 PATHWAY = f"{BASE}/cds-services/nelm-pathway"
@@ -245,3 +247,42 @@ def test_replay_table_unreachable_is_503_not_a_pass(app: Flask, client: FlaskCli
     assert response.status_code == 503
     assert response.get_json()["resourceType"] == "OperationOutcome"
     assert response.headers["Retry-After"]
+
+
+def _hs256_with_public_key(signer: Signer, claims: dict[str, object]) -> str:
+    public_pem = signer.private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": signer.kid}).encode())
+    body = _b64(json.dumps(claims).encode())
+    return f"{head}.{body}.{_b64(hmac.new(public_pem, f'{head}.{body}'.encode(), hashlib.sha256).digest())}"
+
+
+def _tampered(signer: Signer) -> str:
+    head, _, sig = signer.token(PATHWAY).split(".")
+    return f"{head}.{_b64(json.dumps(signer.claims(DISCOVERY)).encode())}.{sig}"
+
+
+ATTACKS: dict[str, Callable[[Signer], str]] = {
+    "expired": lambda s: s.token(DISCOVERY, iat=int(time.time()) - 900, exp=int(time.time()) - 300),
+    "wrong-aud": lambda s: s.token(PATHWAY),
+    "wrong-issuer": lambda s: s.token(DISCOVERY, iss="https://impostor.example.test"),
+    "unknown-kid": lambda s: Signer(s.issuer, "kid-nobody-knows", s.alg, s.private_key).token(DISCOVERY),
+    "alg-none": lambda s: jwt.encode(s.claims(DISCOVERY), None, algorithm="none", headers={"kid": s.kid}),
+    "hs256-public-key": lambda s: _hs256_with_public_key(s, s.claims(DISCOVERY)),
+    "tampered-payload": _tampered,
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+@pytest.mark.parametrize("alg", ["ES384", "RS384"])
+@responses.activate
+def test_attack_matrix_for_both_recommended_algorithms(
+    client: FlaskClient, es_signer: Signer, rs_signer: Signer, alg: str, attack: str
+) -> None:
+    signer = es_signer if alg == "ES384" else rs_signer
+    responses.get(RS_JKU, json={"keys": [rs_signer.public_jwk()]})
+    valid = signer.token(DISCOVERY)
+    assert client.get("/cds-services", headers=bearer(valid)).status_code == 200
+    assert_bare_401(client.get("/cds-services", headers=bearer(valid)))  # replayed jti
+    assert_bare_401(client.get("/cds-services", headers=bearer(ATTACKS[attack](signer))))

@@ -45,7 +45,7 @@ def test_patient_view_has_summary_contraindication_gap_and_tumour_board_cards() 
     assert request["subject"] == {"reference": "Patient/v14"}
     assert request["encounter"] == {"reference": "Encounter/enc-1"}
     assert request["requester"] == {"reference": "Practitioner/COREPRACTITIONER1"}
-    assert "stale; last value 2026-09-01 (Observation/plt-1)" in gap["detail"]
+    assert "(`platelets`, stale; last value 2026-09-01 (Observation/plt-1))" in gap["detail"]
     assert board["summary"].startswith("Discuss at the NEN multidisciplinary tumour board")
     assert "Radioembolization" in board["detail"] and "[14,15]" in board["detail"]
 

@@ -53,7 +53,10 @@ def test_any_value_in_any_field_is_answered_without_500(app: Flask, path: tuple[
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda b: b["prefetch"]["conditions"].__setitem__("entry", [{"resource": {"resourceType": "Condition"}}]),
+        lambda b: b["prefetch"]["conditions"]["entry"].append({"resource": {"resourceType": "Condition"}}),
+        lambda b: b["prefetch"]["conditions"]["entry"].append({"resource": {"resourceType": "Condition", "id": "c9",
+                                                                            "subject": {"reference": "Patient/v14"},
+                                                                            "code": {"coding": "C7B.02"}}}),
         lambda b: b["prefetch"]["labs"]["entry"].append({"resource": {"resourceType": "Observation", "id": "x",
                                                                       "valueQuantity": {"value": "abc"}}}),
         lambda b: b["prefetch"].__setitem__("patient", {"resourceType": "Patient", "id": "v14", "birthDate": "never"}),

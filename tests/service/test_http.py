@@ -156,3 +156,47 @@ def test_a_failing_observer_does_not_fail_the_hook(app: Flask, client: FlaskClie
     add_observer(app, broken)
     assert client.get("/cds-services").status_code == 200
     assert client.post("/cds-services/nelm-pathway", json=patient_view("p1")).status_code == 412
+
+
+def test_outcome_of_a_successful_call_counts_cards_and_statuses(app: Flask, client: FlaskClient) -> None:
+    from tests.service.vignettes import bundle
+
+    seen: list[HookOutcome] = []
+    add_observer(app, seen.append)
+    response = client.post("/cds-services/nelm-pathway", json=patient_view("v14", bundle("V14")))
+    cards = response.get_json()["cards"]
+    (outcome,) = seen
+    assert outcome.status_code == 200 and outcome.fhir_queries == 0 and outcome.fhir_failures == 0
+    assert sum(outcome.cards_by_indicator.values()) == len(cards)
+    assert outcome.cards_by_indicator["info"] == sum(c["indicator"] == "info" for c in cards)
+    assert len(outcome.statuses) == 21 and outcome.statuses["tace"] == "contraindicated"
+    row = store_of(app).recent_audit(1)[0]
+    assert row["card_count"] == len(cards) and row["statuses"] == dict(outcome.statuses)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def _hcc_prefetch() -> dict[str, Any]:
+    prefetch: dict[str, Any] = {key: None for key in PREFETCH_TEMPLATES}
+    prefetch["patient"] = {"resourceType": "Patient", "id": "hcc1", "birthDate": "1958-04-01"}
+    prefetch["conditions"] = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+        "resourceType": "Condition", "id": "hcc", "subject": {"reference": "Patient/hcc1"},
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                       "code": "active"}]},
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C22.0",
+                             "display": "Liver cell carcinoma"}]}}}]}
+    return prefetch
+
+
+def test_a_chart_without_nelm_gets_no_cards(client: FlaskClient) -> None:
+    body = patient_view("hcc1")
+    body["prefetch"] = _hcc_prefetch()
+    response = client.post("/cds-services/nelm-pathway", json=body)
+    assert response.status_code == 200 and response.get_json() == {"cards": []}
+
+
+def test_tace_for_hepatocellular_carcinoma_is_not_flagged(client: FlaskClient) -> None:
+    order = draft_service_request("sr-tace", "hcc1", MODALITY, "tace", "TACE")
+    body = order_hook("order-sign", "hcc1", [order])
+    body["prefetch"] = _hcc_prefetch()
+    response = client.post("/cds-services/nelm-order-sign", json=body)
+    assert response.status_code == 200 and response.get_json() == {"cards": []}

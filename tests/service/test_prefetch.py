@@ -216,3 +216,14 @@ def test_a_hung_server_is_cut_by_the_deadline(silent_server: str) -> None:
     assert elapsed < 2.0
     assert {f.key for f in resolved.failures} == set(PREFETCH_TEMPLATES) - {"patient", "conditions"}
     assert all(("timed out" in f.reason) or ("deadline" in f.reason) for f in resolved.failures)
+
+
+def test_page_cap_keeps_the_newest_results_and_says_so(server: FhirServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cds_hooks.prefetch.MAX_PAGES", 2)
+    templates = {"patient": "Patient/{{context.patientId}}",
+                 "conditions": "Condition?patient={{context.patientId}}",
+                 "ki67": f"Observation?patient={{{{context.patientId}}}}&code={LOINC}|29593-1&_sort=-date&_count=2"}
+    resolved = _resolve(_request(fhir_server=server.base_url), templates)
+    assert _ids(resolved.data["ki67"]) == [f"{PID}-ki67-{i}" for i in (4, 3, 2, 1)]
+    assert [(f.key, f.reason) for f in resolved.failures] == [
+        ("ki67", "ki67: only the first 4 results (2 pages) were read")]

@@ -124,6 +124,18 @@ def test_standalone_launch_offers_registered_servers(client: FlaskClient, auth_s
     assert "launch/patient" in query["scope"][0].split() and "launch" not in query["scope"][0].split()
 
 
+def test_standalone_launch_completes_with_the_patient_chosen_at_the_ehr(
+    client: FlaskClient, auth_server: SmartAuthServer, fhir_server: FhirServer
+) -> None:
+    fhir_server.put(PATIENT)
+    auth_server.standalone_patient = "smart-p1"
+    response = client.get("/smart/launch", query_string={"iss": auth_server.iss})
+    back = requests.get(response.headers["Location"], allow_redirects=False, timeout=10)
+    target = urlsplit(back.headers["Location"])
+    done = client.get(f"{target.path}?{target.query}")
+    assert done.status_code == 303 and done.headers["Location"].endswith("/smart/app")
+
+
 def test_bad_state_is_refused_and_no_token_is_requested(client: FlaskClient, auth_server: SmartAuthServer) -> None:
     path, params = start_launch(client, auth_server, auth_server.new_launch(patient="smart-p1"))
     forged = path.replace(params["state"][0], "forged-state-value")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from flask.testing import FlaskClient
 
-from tests.smart.conftest import complete_launch, load_vignette
+from cds_hooks.app import create_app
+from tests.smart.conftest import complete_launch, load_vignette, make_settings
 from tests.support.sekmet import FhirServer
 from tests.support.smart_auth_server import SmartAuthServer
 
@@ -152,3 +155,20 @@ def test_dev_launch_shows_demo_patient_and_keeps_findings_in_the_session(client:
     shown = statuses(after)
     assert shown["curative-resection"] == "contraindicated" and shown["alpps"] == "contraindicated"
     assert "recorded here" in after  # the captured Observation is listed among the sources
+
+
+def test_another_patients_data_is_never_shown(tmp_path: Path) -> None:
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "mix1"}},
+        {"resource": {"resourceType": "Observation", "id": "o1", "status": "final",
+                      "code": {"coding": [{"system": "http://loinc.org", "code": "29593-1"}]},
+                      "subject": {"reference": "Patient/someone-else"}, "valueQuantity": {"value": 5, "unit": "%"}}},
+    ]}
+    (demo / "mix1.json").write_text(json.dumps(bundle))
+    client = create_app(make_settings(tmp_path, None, demo_dir=demo)).test_client()
+    assert client.get("/smart/dev-launch", query_string={"patient": "mix1"}).status_code == 303
+    page = client.get("/smart/app")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 502 and "another patient" in text and "someone-else" not in text
