@@ -93,7 +93,8 @@ def _check_answer(url: str, body: bytes) -> str:
         problems = validate_cds_response(answer)
     if problems:
         raise RuntimeError(f"{url} answered an invalid CDS Hooks response: {problems[:3]}")
-    return f"{len(answer.get('cards', []))} cards"
+    count = len(answer.get("cards", []))
+    return f"{count} card" if count == 1 else f"{count} cards"
 
 
 def _fmt(values: list[float], digits: int = 1) -> str:

@@ -66,6 +66,7 @@ class Target:
     measured: float | None = None
     at_most: bool = True
     why_missing: str = ""
+    best: float | None = None  # the best run, shown beside the median (useful on a loaded machine)
 
     @property
     def met(self) -> bool | None:
@@ -89,6 +90,8 @@ class Target:
         """Return the cells: name, target, measured, verdict."""
         sign = "≤" if self.at_most else "≥"
         measured = "—" if self.measured is None else f"{self.measured:.2f} {self.unit}".strip()
+        if self.measured is not None and self.best is not None:
+            measured += f" (best run {self.best:.2f})"
         return [self.name, f"{sign} {self.limit:g} {self.unit}".strip(), measured, self.verdict()]
 
 

@@ -33,19 +33,20 @@ __all__ = ["MAX_CONTRAINDICATION_CARDS", "patient_view_cards", "unreadable_data_
 
 MAX_CONTRAINDICATION_CARDS = 4
 
-# What to order for a missing element (display, Coding). The engine's ``DataGap.order_label``
-# wins when present; otherwise this table, otherwise the gap's first code.
+# What to order for a missing element (display, system, code). The engine's ``DataGap.order_label``
+# names the order when present; the code comes from here, else from the gap's first code. An element
+# with neither an order label nor an entry here (e.g. a missing birth date) gets no order suggestion.
+_F = "https://nelm-cds.org/fhir/CodeSystem/nelm-finding"
 _ORDERS: dict[str, tuple[str, str, str]] = {
     "ki67Percent": ("Ki-67 index on a liver metastasis biopsy", "http://loinc.org", "29593-1"),
-    "grade": ("Ki-67 index on a liver metastasis biopsy", "http://loinc.org", "29593-1"),
-    "krenningScore": ("SSTR PET/CT (68Ga-DOTATATE) with Krenning score",
-                      "https://nelm-cds.org/fhir/CodeSystem/nelm-finding", "krenning-score"),
-    "flrPercent": ("CT liver volumetry: future liver remnant",
-                   "https://nelm-cds.org/fhir/CodeSystem/nelm-finding", "flr-percent"),
-    "liverInvolvementPercent": ("CT/MRI liver volumetry: tumour involvement",
-                                "https://nelm-cds.org/fhir/CodeSystem/nelm-finding", "liver-involvement-percent"),
-    "ecog": ("ECOG performance status assessment", "http://loinc.org", "89247-1"),
-    "egfr": ("eGFR (CKD-EPI 2021)", "http://loinc.org", "98979-8"),
+    "ki67LiverSpecimen": ("Pre-operative liver biopsy: Ki-67 index", "http://loinc.org", "29593-1"),
+    "krenningScore": ("SSTR PET/CT (68Ga-DOTATATE) with Krenning score", _F, "krenning-score"),
+    "flrPercent": ("CT liver volumetry: future liver remnant", _F, "flr-percent"),
+    "liverInvolvementPercent": ("CT/MRI liver volumetry: tumour involvement", _F, "liver-involvement-percent"),
+    "fitness": ("ECOG performance status assessment", "http://loinc.org", "89247-1"),
+    "renalFunction": ("eGFR (CKD-EPI 2021)", "http://loinc.org", "98979-8"),
+    "lesionSize": ("Liver MRI/CT: size of each lesion", "http://loinc.org", "33728-7"),
+    "monthsStable": ("Restaging: cancer disease status", "http://loinc.org", "97509-4"),
     "platelets": ("Platelet count", "http://loinc.org", "777-3"),
     "haemoglobin": ("Haemoglobin", "http://loinc.org", "718-7"),
     "leukocytes": ("Leukocyte count", "http://loinc.org", "6690-2"),
@@ -207,17 +208,17 @@ def _contraindication_cards(
     return cards, folded
 
 
-def _order_for(gap: DataGap) -> tuple[str, dict[str, str]]:
+def _order_for(gap: DataGap) -> tuple[str, dict[str, str]] | None:
+    """Return (display, Coding) of the order that would fill ``gap``, or None when nothing can be ordered."""
     label = getattr(gap, "order_label", None)
     known = _ORDERS.get(gap.element)
     if known is not None:
         display, system, code = known
         return (label or display), {"system": system, "code": code, "display": label or display}
+    if not label:
+        return None
     coding = coding_of(gap.codes[0]) if gap.codes else None
-    display = label or f"{gap.element} (missing input)"
-    if coding is None:
-        return display, {}
-    return display, {**coding, "display": display}
+    return label, ({**coding, "display": label} if coding else {})
 
 
 def _draft_service_request(ctx: CardContext, display: str, coding: dict[str, str], why: str) -> dict[str, Any]:
@@ -260,8 +261,9 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, Any] |
         blocks = ", ".join(label_of(m) for m in gap.blocks)
         lines.append(f"- **{md(short_name(gap.element))}** (`{md(gap.element)}`, {state}{seen}): {md(gap.why)}"
                      + (f" Codes: {codes}." if codes else "") + (f" Blocks: {blocks}." if blocks else ""))
-        display, coding = _order_for(gap)
-        orders.setdefault(display, []).append((coding, gap.why))
+        order = _order_for(gap)
+        if order is not None:
+            orders.setdefault(order[0], []).append((order[1], gap.why))
     suggestions: list[dict[str, Any]] = []
     for display, items in orders.items():
         codings = {json.dumps(c, sort_keys=True) for c, _ in items if c}

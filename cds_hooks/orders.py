@@ -150,8 +150,11 @@ def _replacement(ctx: CardContext, order: DraftOrder, alt: ModalityResult) -> di
     actions.append({"type": "create", "description": f"Create a draft order: {label_of(alt.modality)}",
                     "resource": resource})
     verb = "Replace with" if order.reference else "Add"
-    return {"label": short(f"{verb} {label_of(alt.modality)} ({alt.status.value})", 80), "uuid": new_uuid(),
-            "actions": actions}
+    suggestion: dict[str, Any] = {"label": short(f"{verb} {label_of(alt.modality)} ({alt.status.value})", 80),
+                                  "uuid": new_uuid(), "actions": actions}
+    if alt.status is Status.RECOMMENDED:
+        suggestion["isRecommended"] = True
+    return suggestion
 
 
 def _why_lines(result: ModalityResult) -> list[str]:

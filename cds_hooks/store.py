@@ -26,7 +26,17 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from cds_hooks.config import Settings
 
-__all__ = ["AuditRecord", "FeedbackRecord", "Store", "init_app", "metadata", "upgrade_main"]
+__all__ = [
+    "AuditRecord",
+    "FeedbackRecord",
+    "Store",
+    "alembic_config",
+    "init_app",
+    "metadata",
+    "normalise_url",
+    "store_of",
+    "upgrade_main",
+]
 
 log = logging.getLogger("nelm.cds.store")
 
@@ -123,7 +133,8 @@ class AuditRecord:
     fhir_failures: int = 0
 
 
-def _alembic_config(url: str) -> Config:
+def alembic_config(url: str) -> Config:
+    """Return a programmatic Alembic configuration (no alembic.ini) for ``url``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -177,7 +188,7 @@ class Store:
             if self.backend == "postgresql":
                 # One replica migrates at a time; the lock ends with the transaction.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(774411001)"))
-            config = _alembic_config(self.url)
+            config = alembic_config(self.url)
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
@@ -296,13 +307,6 @@ class Store:
 def _decode_feedback(row: dict[str, Any]) -> dict[str, Any]:
     row["accepted_suggestions"] = json.loads(row["accepted_suggestions"])
     return row
-
-
-def upgrade_connection(conn: Connection, url: str) -> None:
-    """Apply migrations on an open connection (used by tests that manage their own database)."""
-    config = _alembic_config(url)
-    config.attributes["connection"] = conn
-    command.upgrade(config, "head")
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -188,6 +188,9 @@ def parse_hook_request(body: Mapping[str, Any], *, expected_hook: str) -> HookRe
             raise RequestError("fhirServer is required when fhirAuthorization is sent (cds-r-1)",
                                expression="fhirServer")
         authorization = _authorization(body["fhirAuthorization"])
+        if authorization.patient is not None and authorization.patient != context.get("patientId"):
+            raise RequestError("fhirAuthorization.patient names another patient than context.patientId",
+                               expression="fhirAuthorization.patient")
     prefetch = body.get("prefetch")
     if prefetch is None:
         prefetch = {}

@@ -20,8 +20,7 @@ from nelm_fhir.pathways import ConfigError, Evaluation, Status, evaluate, load_c
 __all__ = ["EXIT_BAD_INPUT", "read_bundle", "render_text", "run_evaluate"]
 
 EXIT_BAD_INPUT = 2
-_ORDER = (Status.RECOMMENDED, Status.CONSIDER, Status.CONTRAINDICATED, Status.INSUFFICIENT_DATA,
-          Status.NOT_RECOMMENDED)
+_ORDER = (Status.RECOMMENDED, Status.CONSIDER, Status.CONTRAINDICATED, Status.INSUFFICIENT_DATA, Status.NOT_RECOMMENDED)
 _HEADINGS = {
     Status.RECOMMENDED: "RECOMMENDED",
     Status.CONSIDER: "CONSIDER (discuss at the tumour board)",
@@ -51,8 +50,9 @@ def read_bundle(path: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise InputError(f"{label}: not a FHIR R4 Bundle: the file is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{label}: not a FHIR R4 Bundle: invalid JSON at line {exc.lineno} column {exc.colno}") \
-            from None
+        raise InputError(
+            f"{label}: not a FHIR R4 Bundle: invalid JSON at line {exc.lineno} column {exc.colno}"
+        ) from None
     except InputError as exc:
         raise InputError(f"{label}: not a FHIR R4 Bundle: {exc}") from None
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
@@ -108,8 +108,10 @@ def _wrap(text: str, indent: int) -> list[str]:
 
 def _header(evaluation: Evaluation) -> list[str]:
     p = evaluation.profile_summary
-    lines = [f"NELM Pathways evaluation of {evaluation.patient} on {evaluation.evaluated_at.isoformat()}",
-             f"rules {evaluation.rules_version}, configuration {evaluation.config_name}"]
+    lines = [
+        f"NELM Pathways evaluation of {evaluation.patient} on {evaluation.evaluated_at.isoformat()}",
+        f"rules {evaluation.rules_version}, configuration {evaluation.config_name}",
+    ]
     if evaluation.config_overrides:
         lines.append("site overrides: " + ", ".join(f"{k}={v}" for k, v in evaluation.config_overrides))
     grade = p.get("grade", "not graded (no Ki-67, no mitotic count)")
@@ -126,17 +128,22 @@ def _header(evaluation: Evaluation) -> list[str]:
     if "primaryStatus" in p:
         primary += f", {p['primaryStatus']}"
     lines.append(primary)
-    liver = [f"{p['lesionCount']} lesion(s)" if "lesionCount" in p else None,
-             f"largest {p['largestLesionCm']} cm" if "largestLesionCm" in p else None,
-             f"involvement {p['liverInvolvementPercent']} %" if "liverInvolvementPercent" in p else None,
-             f"FLR {p['flrPercent']} %" if "flrPercent" in p else None,
-             f"Frilling {p['frillingType']}" if "frillingType" in p else None]
+    liver = [
+        f"{p['lesionCount']} lesion(s)" if "lesionCount" in p else None,
+        f"largest {p['largestLesionCm']} cm" if "largestLesionCm" in p else None,
+        f"involvement {p['liverInvolvementPercent']} %" if "liverInvolvementPercent" in p else None,
+        f"FLR {p['flrPercent']} %" if "flrPercent" in p else None,
+        f"Frilling {p['frillingType']}" if "frillingType" in p else None,
+    ]
     lines.append("Liver: " + (", ".join(x for x in liver if x) or "no measurements recorded"))
     extra = p.get("extrahepaticSites")
     lines.append("Extrahepatic disease: " + (", ".join(extra) if extra else "none recorded"))
-    fitness = [f"ECOG {p['ecog']}" if "ecog" in p else None,
-               ("fit" if p["fitForMajorSurgery"] else "NOT fit") + " for major surgery (MDT)"
-               if "fitForMajorSurgery" in p else None]
+    fitness = [
+        f"ECOG {p['ecog']}" if "ecog" in p else None,
+        ("fit" if p["fitForMajorSurgery"] else "NOT fit") + " for major surgery (MDT)"
+        if "fitForMajorSurgery" in p
+        else None,
+    ]
     lines.append("Fitness: " + (", ".join(x for x in fitness if x) or "not recorded"))
     if "monthsStable" in p:
         lines.append("Course: " + ("progressive" if p.get("progressive") else f"stable {p['monthsStable']} months"))

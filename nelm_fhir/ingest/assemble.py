@@ -123,7 +123,7 @@ def assemble(out: Collected, ctx: Ctx, patient: str) -> NelmProfile:
         disease_status=tuple(sorted(out.disease_status, key=lambda d: (d.date or _MIN, d.source), reverse=True)),
         krenning_score=_finding(out, "krenning-score", int),
         fdg_pet_positive=_finding(out, "fdg-pet-positive", bool),
-        labs=tuple(sorted(out.labs, key=lambda lab: (lab.kind.value, _neg(lab.date), lab.source))),
+        labs=tuple(sorted(out.labs, key=lambda lab: (str(lab.kind), _neg(lab.date), lab.source))),
         drugs=tuple(sorted(out.drugs, key=lambda d: (d.start or _MIN, d.source, d.ingredient))),
         procedures=procedures,
         problems=tuple(sorted(set(ctx.problems), key=lambda p: (p.path, p.message))),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -18,6 +17,8 @@ __all__ = [
     "Item",
     "coding_pairs",
     "model_codings",
+    "raw_entry",
+    "raw_list",
     "ref_key",
     "to_date",
     "validated",
@@ -57,7 +58,7 @@ class Ctx:
         if reference.startswith("#"):
             if container is None:
                 return None
-            for contained in container.raw.get("contained") or ():
+            for contained in raw_list(container.raw, "contained"):
                 if isinstance(contained, dict) and contained.get("id") == reference[1:]:
                     return Item(raw=contained, ref=f"{container.ref}{reference}")
             return None
@@ -118,25 +119,32 @@ def coding_pairs(concept: Any) -> list[tuple[str | None, str | None]]:
     return pairs
 
 
+def raw_list(holder: dict[str, Any], key: str) -> list[Any]:
+    """Return ``holder[key]`` when it is a JSON array, else [] (malformed input is not iterated)."""
+    value = holder.get(key)
+    return value if isinstance(value, list) else []
+
+
+def raw_entry(term: Terminology, concept: Any, namespaces: frozenset[str]) -> MappingEntry | None:
+    """Return the first mapped entry (in ``namespaces``) of a raw CodeableConcept; the hot path of relevance."""
+    if not isinstance(concept, dict):
+        return None
+    codings = concept.get("coding")
+    if not isinstance(codings, list):
+        return None
+    for coding in codings:
+        if isinstance(coding, dict):
+            found = term.entry(coding.get("system"), coding.get("code"))
+            if found is not None and found.namespace in namespaces:
+                return found
+    return None
+
+
 def model_codings(concept: Any) -> list[tuple[str | None, str | None]]:
     """Return the (system, code) pairs of a validated CodeableConcept model (or None)."""
     if concept is None or not getattr(concept, "coding", None):
         return []
     return [(c.system, c.code) for c in concept.coding]
-
-
-def first_entry(term: Terminology, concepts: Iterable[Any], *namespaces: str) -> MappingEntry | None:
-    """Return the first mapped entry among validated CodeableConcepts, limited to ``namespaces``."""
-    for concept in concepts:
-        found = term.first(model_codings(concept), *namespaces)
-        if found is not None:
-            return found
-    return None
-
-
-def code_text(entry: MappingEntry) -> str:
-    """Return ``system|code`` of a mapping entry."""
-    return f"{entry.system}|{entry.code}"
 
 
 def to_date(value: Any) -> dt.date | None:
@@ -164,13 +172,6 @@ def _date_of_text(value: str) -> dt.date | None:
         return dt.date.fromisoformat(text[:10])
     except ValueError:
         return None
-
-
-def period_start(period: Any) -> dt.date | None:
-    """Return the start (else end) date of a validated Period, or None."""
-    if period is None:
-        return None
-    return to_date(getattr(period, "start", None)) or to_date(getattr(period, "end", None))
 
 
 def _loc_path(loc: tuple[int | str, ...]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from fhir.resources.R4B.condition import Condition
 
 from nelm_fhir.ingest.collected import Collected, PrimaryCandidate
-from nelm_fhir.ingest.common import Ctx, Item, coding_pairs, model_codings, to_date, validated
+from nelm_fhir.ingest.common import Ctx, Item, model_codings, raw_entry, to_date, validated
 from nelm_fhir.model import (
     ConditionRecord,
     ConditionState,
@@ -23,6 +23,7 @@ from nelm_fhir.terminology import MappingEntry
 __all__ = ["read_condition", "relevant_condition"]
 
 NAMESPACES = ("primary", "metastasis", "condition", "syndrome")
+_NAMESPACE_SET = frozenset(NAMESPACES)
 HISTOLOGY_EXTENSION = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
 
 _ACTIVE = {"active", "recurrence", "relapse"}
@@ -43,7 +44,7 @@ _EXTRAHEPATIC = {
 
 def relevant_condition(raw: dict[str, Any], ctx: Ctx) -> MappingEntry | None:
     """Return the mapping entry that makes a raw Condition relevant, or None (raw codes only)."""
-    return ctx.term.first(coding_pairs(raw.get("code")), *NAMESPACES)
+    return raw_entry(ctx.term, raw.get("code"), _NAMESPACE_SET)
 
 
 def _state(cond: Condition) -> tuple[ConditionState, bool] | None:

@@ -10,7 +10,7 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.medicationstatement import MedicationStatement
 
 from nelm_fhir.ingest.collected import Collected
-from nelm_fhir.ingest.common import Ctx, Item, coding_pairs, to_date, validated
+from nelm_fhir.ingest.common import Ctx, Item, coding_pairs, raw_list, to_date, validated
 from nelm_fhir.model import DrugClass, DrugExposure, ExposureState
 from nelm_fhir.terminology import MappingEntry
 
@@ -53,7 +53,7 @@ def _medication_codings(raw: dict[str, Any], item: Item | None, ctx: Ctx) -> lis
         target = ctx.resolve(reference.get("reference"), item)
         if target is not None and target.raw.get("resourceType") == "Medication":
             pairs = coding_pairs(target.raw.get("code"))
-            for ingredient in target.raw.get("ingredient") or ():
+            for ingredient in raw_list(target.raw, "ingredient"):
                 if isinstance(ingredient, dict):
                     pairs.extend(coding_pairs(ingredient.get("itemCodeableConcept")))
     return pairs

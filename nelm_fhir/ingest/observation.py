@@ -8,8 +8,18 @@ from typing import Any
 from fhir.resources.R4B.observation import Observation
 
 from nelm_fhir.ingest.collected import Collected, LesionFlag
-from nelm_fhir.ingest.common import Ctx, Item, coding_pairs, model_codings, ref_key, to_date, validated
-from nelm_fhir.ingest.fastpath import fast_lab_observation
+from nelm_fhir.ingest.common import (
+    Ctx,
+    Item,
+    coding_pairs,
+    model_codings,
+    raw_entry,
+    raw_list,
+    ref_key,
+    to_date,
+    validated,
+)
+from nelm_fhir.ingest.fastpath import fast_observation
 from nelm_fhir.ingest.values import bool_value, coded_value, int_value, quantity_value
 from nelm_fhir.model import (
     Differentiation,
@@ -31,6 +41,7 @@ __all__ = ["FINAL", "IGNORED", "read_observation", "relevant_observation"]
 FINAL = frozenset({"final", "amended", "corrected"})
 IGNORED = frozenset({"entered-in-error", "cancelled"})
 NAMESPACES = ("obs", "lab", "finding")
+_NAMESPACE_SET = frozenset(NAMESPACES)
 USED_OBS = frozenset(
     {
         "ki67",
@@ -57,7 +68,7 @@ _BOOL_FINDINGS = {
 
 def relevant_observation(raw: dict[str, Any], ctx: Ctx) -> MappingEntry | None:
     """Return the mapping entry that makes a raw Observation relevant, or None (cheap: raw codes only)."""
-    found = ctx.term.first(coding_pairs(raw.get("code")), *NAMESPACES)
+    found = raw_entry(ctx.term, raw.get("code"), _NAMESPACE_SET)
     if found is None:
         return None
     if found.namespace == "obs" and found.name not in USED_OBS:
@@ -78,7 +89,7 @@ def observation_date(obs: Any) -> dt.date | None:
 
 def read_observation(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) -> None:
     """Validate one relevant Observation and add its fact to ``out`` (or a problem to ``ctx``)."""
-    obs: Any = fast_lab_observation(item.raw) if entry.namespace == "lab" else None
+    obs: Any = fast_observation(item.raw)
     if obs is None:
         obs = validated(Observation, item, ctx)
     if obs is None or obs.status in IGNORED:
@@ -151,10 +162,11 @@ def _sites(raw_concepts: list[Any], ctx: Ctx) -> tuple[list[str], list[str]]:
 
 def _related_condition_site(structure: Item, ctx: Ctx) -> str | None:
     """Return the site a Tumor BodyStructure's mCODE related condition tells (liver for a NELM)."""
-    for ext in structure.raw.get("extension") or ():
+    for ext in raw_list(structure.raw, "extension"):
         if not isinstance(ext, dict) or not str(ext.get("url", "")).endswith("mcode-related-condition"):
             continue
-        target = ctx.resolve((ext.get("valueReference") or {}).get("reference"), structure)
+        value = ext.get("valueReference")
+        target = ctx.resolve(value.get("reference"), structure) if isinstance(value, dict) else None
         if target is None or target.raw.get("resourceType") != "Condition":
             continue
         found = ctx.term.first(coding_pairs(target.raw.get("code")), "metastasis", "primary")
@@ -281,7 +293,7 @@ def _tumour_size(
 
 def _label(focus: Item | None, item: Item) -> str | None:
     if focus is not None:
-        for ident in focus.raw.get("identifier") or ():
+        for ident in raw_list(focus.raw, "identifier"):
             if isinstance(ident, dict) and isinstance(ident.get("value"), str):
                 return str(ident["value"])
         description = focus.raw.get("description")

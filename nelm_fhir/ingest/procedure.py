@@ -8,19 +8,20 @@ from typing import Any
 from fhir.resources.R4B.procedure import Procedure
 
 from nelm_fhir.ingest.collected import Collected, ProcedureNote
-from nelm_fhir.ingest.common import Ctx, Item, coding_pairs, model_codings, ref_key, to_date, validated
+from nelm_fhir.ingest.common import Ctx, Item, model_codings, raw_entry, ref_key, to_date, validated
 from nelm_fhir.model import ProcedureKind, ProcedureRecord
 from nelm_fhir.terminology import MappingEntry
 
 __all__ = ["read_procedure", "relevant_procedure"]
 
 COUNTED = frozenset({"completed", "in-progress"})
+_PROCEDURE = frozenset({"procedure"})
 _PRIMARY_RESECTIONS = {"pancreas-resection", "small-bowel-resection"}
 
 
 def relevant_procedure(raw: dict[str, Any], ctx: Ctx) -> MappingEntry | None:
     """Return the mapping entry that makes a raw Procedure relevant, or None (raw codes only)."""
-    return ctx.term.first(coding_pairs(raw.get("code")), "procedure")
+    return raw_entry(ctx.term, raw.get("code"), _PROCEDURE)
 
 
 def _performed(proc: Procedure) -> dt.date | None:

@@ -17,11 +17,17 @@ __all__ = ["mwa", "rfa", "stereotactic_rfa"]
 def _location(ctx: Context, flag: str, label: str, note: str) -> Criterion:
     hits = [lesion for lesion in ctx.profile.lesions if getattr(lesion, flag) is True]
     if hits:
-        return Criterion(id=f"no-lesion-{flag.replace('_', '-')}", label=label, met=False,
-                         note=note + "".join(f" ({h.label})" for h in hits[:1] if h.label),
-                         sources=tuple(h.source for h in hits), evidence=("[78]",))
-    return Criterion(id=f"no-lesion-{flag.replace('_', '-')}", label=label, met=True, note="none recorded",
-                     evidence=("[78]",))
+        return Criterion(
+            id=f"no-lesion-{flag.replace('_', '-')}",
+            label=label,
+            met=False,
+            note=note + "".join(f" ({h.label})" for h in hits[:1] if h.label),
+            sources=tuple(h.source for h in hits),
+            evidence=("[78]",),
+        )
+    return Criterion(
+        id=f"no-lesion-{flag.replace('_', '-')}", label=label, met=True, note="none recorded", evidence=("[78]",)
+    )
 
 
 def _hilum(ctx: Context) -> Criterion:
@@ -37,45 +43,100 @@ def _size(ctx: Context, *, small: bool) -> Criterion:
     largest = ctx.largest_cm
     label = f"every lesion below {limit:g} cm" if small else f"a lesion of {limit:g} cm or more"
     if largest.value is None:
-        return Criterion(id="lesion-size", label=label, met=None,
-                         note="lesion sizes stale" if largest.stale else "lesion sizes not recorded",
-                         evidence=("[78]", "[86]"))
+        return Criterion(
+            id="lesion-size",
+            label=label,
+            met=None,
+            note="lesion sizes stale" if largest.stale else "lesion sizes not recorded",
+            evidence=("[78]", "[86]"),
+        )
     below = largest.value < limit
     note = f"largest lesion {largest.value:g} cm"
     if largest.value == limit:
         note += " (exactly the limit counts as not below it, A.7 #5)"
-    return Criterion(id="lesion-size", label=label, met=below if small else not below, note=note,
-                     sources=largest.sources, evidence=("[78]", "[86]"))
+    return Criterion(
+        id="lesion-size",
+        label=label,
+        met=below if small else not below,
+        note=note,
+        sources=largest.sources,
+        evidence=("[78]", "[86]"),
+    )
 
 
 def _setting(v: Verdict, ctx: Context, route: Status | None, cyto: Status | None, *, allow_diffuse: bool) -> None:
     """Ablation's place: surgery unsafe, recurrence, or adjunct to cytoreduction; not instead of resection."""
     adjunct = cyto in (Status.RECOMMENDED, Status.CONSIDER)
     if ctx.unfit:
-        v.indication(Criterion(id="surgery-unsafe", label="surgery unsafe or declined", met=True,
-                               note=ctx.fitness_note, sources=ctx.fitness_sources, evidence=("[2]",)), "")
+        v.indication(
+            Criterion(
+                id="surgery-unsafe",
+                label="surgery unsafe or declined",
+                met=True,
+                note=ctx.fitness_note,
+                sources=ctx.fitness_sources,
+                evidence=("[2]",),
+            ),
+            "",
+        )
     elif adjunct:
-        v.indication(Criterion(id="adjunct-to-cytoreduction", label="adjunct to cytoreductive surgery", met=True,
-                               evidence=("[18]",)), "")
+        v.indication(
+            Criterion(
+                id="adjunct-to-cytoreduction", label="adjunct to cytoreductive surgery", met=True, evidence=("[18]",)
+            ),
+            "",
+        )
     elif ctx.recurrent:
-        v.indication(Criterion(id="recurrence-alternative", label="alternative to re-resection of recurrence",
-                               met=True, evidence=("[71]", "[72]")), "")
+        v.indication(
+            Criterion(
+                id="recurrence-alternative",
+                label="alternative to re-resection of recurrence",
+                met=True,
+                evidence=("[71]", "[72]"),
+            ),
+            "",
+        )
     elif route is Status.RECOMMENDED:
-        v.indication(Criterion(id="surgery-unsafe", label="surgery unsafe or declined", met=False,
-                               note="resection recommended: ablation only when surgery is contraindicated or combined",
-                               sources=ctx.fitness_sources, evidence=("[2]",)),
-                     "resection is recommended; ablation only if surgery is unsafe or combined")
+        v.indication(
+            Criterion(
+                id="surgery-unsafe",
+                label="surgery unsafe or declined",
+                met=False,
+                note="resection recommended: ablation only when surgery is contraindicated or combined",
+                sources=ctx.fitness_sources,
+                evidence=("[2]",),
+            ),
+            "resection is recommended; ablation only if surgery is unsafe or combined",
+        )
     elif ctx.frilling is FrillingType.III and not allow_diffuse:
-        v.indication(Criterion(id="limited-disease", label="limited liver disease", met=False,
-                               note="diffuse NELM (Frilling III)", evidence=("[13]",)), "diffuse NELM (Frilling III)")
+        v.indication(
+            Criterion(
+                id="limited-disease",
+                label="limited liver disease",
+                met=False,
+                note="diffuse NELM (Frilling III)",
+                evidence=("[13]",),
+            ),
+            "diffuse NELM (Frilling III)",
+        )
     elif ctx.unfit is None:
-        v.indication(Criterion(id="surgery-unsafe", label="surgery unsafe or declined", met=None,
-                               note=ctx.fitness_note), "", needs=("fitness",))
+        v.indication(
+            Criterion(id="surgery-unsafe", label="surgery unsafe or declined", met=None, note=ctx.fitness_note),
+            "",
+            needs=("fitness",),
+        )
     else:
-        v.indication(Criterion(id="surgery-unsafe", label="surgery unsafe or declined", met=False,
-                               note="fit for surgery and no recurrence: ablation is for limited NELM when surgery "
-                               "is unsafe", sources=ctx.fitness_sources, evidence=("[2]",)),
-                     "fit for surgery; ablation is reserved for when surgery is unsafe")
+        v.indication(
+            Criterion(
+                id="surgery-unsafe",
+                label="surgery unsafe or declined",
+                met=False,
+                note="fit for surgery and no recurrence: ablation is for limited NELM when surgery is unsafe",
+                sources=ctx.fitness_sources,
+                evidence=("[2]",),
+            ),
+            "fit for surgery; ablation is reserved for when surgery is unsafe",
+        )
     if ctx.g3_net:
         v.cap("G3 NET: liver-directed therapy after MDT (B6)")
 
@@ -87,12 +148,17 @@ def rfa(ctx: Context, route: Status | None, cyto: Status | None) -> Rated:
     v.contraindication(_subcapsular(ctx), "superficial (subcapsular) lesion [78]")
     v.contraindication(no_bilio_enteric_anastomosis(ctx), "previous Whipple / bilio-enteric anastomosis [78] (B15)")
     v.indication(not_nec(ctx), "poorly differentiated NEC (B5)")
-    v.indication(_size(ctx, small=True), "a lesion of 5 cm or more: consider stereotactic RFA or MWA",
-                 needs=("lesionSize",))
+    v.indication(
+        _size(ctx, small=True), "a lesion of 5 cm or more: consider stereotactic RFA or MWA", needs=("lesionSize",)
+    )
     _setting(v, ctx, route, cyto, allow_diffuse=False)
     positive = Status.RECOMMENDED if ctx.unfit else Status.CONSIDER
-    return v.decide(positive, "Recommended: every lesion below 5 cm and surgery unsafe [76–78]."
-                    if positive is Status.RECOMMENDED else "Consider at MDT: ablation of lesions below 5 cm [78,83].")
+    return v.decide(
+        positive,
+        "Recommended: every lesion below 5 cm and surgery unsafe [76–78]."
+        if positive is Status.RECOMMENDED
+        else "Consider at MDT: ablation of lesions below 5 cm [78,83].",
+    )
 
 
 def stereotactic_rfa(ctx: Context, route: Status | None, cyto: Status | None) -> Rated:

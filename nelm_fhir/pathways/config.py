@@ -185,16 +185,21 @@ def _override(base: PathwayConfig, site: dict[str, Any], path: Path) -> PathwayC
         if (low is not None and number < low) or (high is not None and number > high):
             raise ConfigError(f"thresholds.{key}", f"{number:g} is outside the allowed range {low:g}–{high:g}")
         thresholds[key] = Threshold(
-            key=key, value=number, unit=current.unit, rule=current.rule, label=current.label,
-            evidence=current.evidence, engineering_default=current.engineering_default,
-            configurable=True, minimum=low, maximum=high,
+            key=key,
+            value=number,
+            unit=current.unit,
+            rule=current.rule,
+            label=current.label,
+            evidence=current.evidence,
+            engineering_default=current.engineering_default,
+            configurable=True,
+            minimum=low,
+            maximum=high,
         )
         overrides.append((key, f"{number:g}"))
     renal_x = thresholds["prrt.contraindicated-renal-below-ml-min"].value
     if renal_x > thresholds["prrt.min-renal-ml-min"].value:
-        raise ConfigError(
-            "thresholds.prrt.contraindicated-renal-below-ml-min", "must not exceed prrt.min-renal-ml-min"
-        )
+        raise ConfigError("thresholds.prrt.contraindicated-renal-below-ml-min", "must not exceed prrt.min-renal-ml-min")
     return PathwayConfig(
         name=f"{name.strip()} (site override of {base.name} {base.rules_version})",
         rules_version=base.rules_version,

@@ -30,55 +30,102 @@ def _fmt(value: float) -> str:
 def not_nec(ctx: Context) -> Criterion:
     """B3/B5: the tumour is not a poorly differentiated neuroendocrine carcinoma."""
     if ctx.nec:
-        return Criterion(id="not-nec", label="not poorly differentiated (NEC)", met=False,
-                         note="poorly differentiated neuroendocrine carcinoma recorded",
-                         sources=ctx.nec_sources, evidence=("[2]",))
+        return Criterion(
+            id="not-nec",
+            label="not poorly differentiated (NEC)",
+            met=False,
+            note="poorly differentiated neuroendocrine carcinoma recorded",
+            sources=ctx.nec_sources,
+            evidence=("[2]",),
+        )
     note = "no NEC morphology or poor differentiation recorded"
     if ctx.differentiation_unknown_high_grade:
         note += "; Ki-67 > 20 % with unknown differentiation"
-    return Criterion(id="not-nec", label="not poorly differentiated (NEC)", met=True, note=note,
-                     sources=(ctx.profile.differentiation.source,) if ctx.profile.differentiation else ())
+    return Criterion(
+        id="not-nec",
+        label="not poorly differentiated (NEC)",
+        met=True,
+        note=note,
+        sources=(ctx.profile.differentiation.source,) if ctx.profile.differentiation else (),
+    )
 
 
 def fit_for_surgery(ctx: Context) -> Criterion:
     """B7: fit for major surgery (not ECOG ≥ 3, not judged unfit)."""
     met = None if ctx.unfit is None else not ctx.unfit
-    return Criterion(id="fit-for-major-surgery", label="fit for major surgery", met=met,
-                     note=ctx.fitness_note, sources=ctx.fitness_sources, evidence=("[2]",))
+    return Criterion(
+        id="fit-for-major-surgery",
+        label="fit for major surgery",
+        met=met,
+        note=ctx.fitness_note,
+        sources=ctx.fitness_sources,
+        evidence=("[2]",),
+    )
 
 
 def no_distant_disease(ctx: Context) -> Criterion:
     """B9/B26: no distant extrahepatic disease; regional resectable nodes are not distant."""
     if ctx.distant:
         sites = ", ".join(sorted({f.site.value for f in ctx.distant}))
-        return Criterion(id="no-distant-extrahepatic-disease", label="no distant extrahepatic disease", met=False,
-                         note=f"distant disease: {sites}", sources=tuple(f.source for f in ctx.distant),
-                         evidence=("[2]", "[26]"))
+        return Criterion(
+            id="no-distant-extrahepatic-disease",
+            label="no distant extrahepatic disease",
+            met=False,
+            note=f"distant disease: {sites}",
+            sources=tuple(f.source for f in ctx.distant),
+            evidence=("[2]", "[26]"),
+        )
     note = "none recorded"
     if ctx.regional:
         note = "regional nodes only (not distant, A.7 #18)"
-    return Criterion(id="no-distant-extrahepatic-disease", label="no distant extrahepatic disease", met=True,
-                     note=note, sources=tuple(f.source for f in ctx.regional), evidence=("[2]", "[26]"))
+    return Criterion(
+        id="no-distant-extrahepatic-disease",
+        label="no distant extrahepatic disease",
+        met=True,
+        note=note,
+        sources=tuple(f.source for f in ctx.regional),
+        evidence=("[2]", "[26]"),
+    )
 
 
 def no_bilio_enteric_anastomosis(ctx: Context) -> Criterion:
     """B15: no Whipple or other bilio-enteric anastomosis in the record."""
     if ctx.bilio_enteric:
-        return Criterion(id="no-bilio-enteric-anastomosis", label="no bilio-enteric anastomosis", met=False,
-                         note="previous Whipple / bilio-enteric anastomosis: risk of liver abscess",
-                         sources=tuple(p.source for p in ctx.bilio_enteric), evidence=("[78]", "[79]"))
-    return Criterion(id="no-bilio-enteric-anastomosis", label="no bilio-enteric anastomosis", met=True,
-                     note="none recorded", evidence=("[78]", "[79]"))
+        return Criterion(
+            id="no-bilio-enteric-anastomosis",
+            label="no bilio-enteric anastomosis",
+            met=False,
+            note="previous Whipple / bilio-enteric anastomosis: risk of liver abscess",
+            sources=tuple(p.source for p in ctx.bilio_enteric),
+            evidence=("[78]", "[79]"),
+        )
+    return Criterion(
+        id="no-bilio-enteric-anastomosis",
+        label="no bilio-enteric anastomosis",
+        met=True,
+        note="none recorded",
+        evidence=("[78]", "[79]"),
+    )
 
 
 def no_pvt(ctx: Context) -> Criterion:
     """B17: no active portal vein thrombosis."""
     if ctx.pvt:
-        return Criterion(id="no-portal-vein-thrombosis", label="no portal vein thrombosis", met=False,
-                         note="active portal vein thrombosis", sources=tuple(c.source for c in ctx.pvt),
-                         evidence=("[2]",))
-    return Criterion(id="no-portal-vein-thrombosis", label="no portal vein thrombosis", met=True,
-                     note="none recorded", evidence=("[2]",))
+        return Criterion(
+            id="no-portal-vein-thrombosis",
+            label="no portal vein thrombosis",
+            met=False,
+            note="active portal vein thrombosis",
+            sources=tuple(c.source for c in ctx.pvt),
+            evidence=("[2]",),
+        )
+    return Criterion(
+        id="no-portal-vein-thrombosis",
+        label="no portal vein thrombosis",
+        met=True,
+        note="none recorded",
+        evidence=("[2]",),
+    )
 
 
 def hepatic_function(ctx: Context) -> tuple[Criterion, tuple[str, ...]]:
@@ -105,18 +152,32 @@ def hepatic_function(ctx: Context) -> tuple[Criterion, tuple[str, ...]]:
         sources.extend(inr.sources)
     label = "no hepatic insufficiency"
     if findings:
-        return Criterion(id="no-hepatic-insufficiency", label=label, met=False, note="; ".join(findings),
-                         sources=tuple(sources), engineering_default=True), ()
+        return Criterion(
+            id="no-hepatic-insufficiency",
+            label=label,
+            met=False,
+            note="; ".join(findings),
+            sources=tuple(sources),
+            engineering_default=True,
+        ), ()
     missing = tuple(r.element for r in (bili, alb, inr) if r.value is None)
     all_sources = bili.sources + alb.sources + inr.sources
     if missing:
-        return Criterion(id="no-hepatic-insufficiency", label=label, met=None,
-                         note=f"not assessable: {', '.join(missing)} missing or stale",
-                         sources=all_sources, engineering_default=True), missing
-    note = (f"bilirubin {_fmt(bili.value or 0)} mg/dL, albumin {_fmt(alb.value or 0)} g/dL, "
-            f"INR {_fmt(inr.value or 0)}; no hepatic failure recorded")
-    return Criterion(id="no-hepatic-insufficiency", label=label, met=True, note=note, sources=all_sources,
-                     engineering_default=True), ()
+        return Criterion(
+            id="no-hepatic-insufficiency",
+            label=label,
+            met=None,
+            note=f"not assessable: {', '.join(missing)} missing or stale",
+            sources=all_sources,
+            engineering_default=True,
+        ), missing
+    note = (
+        f"bilirubin {_fmt(bili.value or 0)} mg/dL, albumin {_fmt(alb.value or 0)} g/dL, "
+        f"INR {_fmt(inr.value or 0)}; no hepatic failure recorded"
+    )
+    return Criterion(
+        id="no-hepatic-insufficiency", label=label, met=True, note=note, sources=all_sources, engineering_default=True
+    ), ()
 
 
 def r0_feasible(ctx: Context) -> Criterion:
@@ -124,23 +185,44 @@ def r0_feasible(ctx: Context) -> Criterion:
     r0 = ctx.resectable_r0
     frilling = ctx.profile.frilling_type
     if frilling is not None and frilling.value is FrillingType.III:
-        return Criterion(id="resectable-r0", label="R0 resection feasible (MDT)", met=False,
-                         note="diffuse NELM (Frilling type III): not resectable", sources=(frilling.source,),
-                         evidence=("[13]",))
+        return Criterion(
+            id="resectable-r0",
+            label="R0 resection feasible (MDT)",
+            met=False,
+            note="diffuse NELM (Frilling type III): not resectable",
+            sources=(frilling.source,),
+            evidence=("[13]",),
+        )
     if r0 is None:
-        return Criterion(id="resectable-r0", label="R0 resection feasible (MDT)", met=None,
-                         note="no MDT resectability judgement recorded", evidence=("[2]", "[13]"))
-    return Criterion(id="resectable-r0", label="R0 resection feasible (MDT)", met=r0.value,
-                     note="MDT: R0 feasible" if r0.value else "MDT: R0 resection not feasible",
-                     sources=(r0.source,), evidence=("[2]", "[13]"))
+        return Criterion(
+            id="resectable-r0",
+            label="R0 resection feasible (MDT)",
+            met=None,
+            note="no MDT resectability judgement recorded",
+            evidence=("[2]", "[13]"),
+        )
+    return Criterion(
+        id="resectable-r0",
+        label="R0 resection feasible (MDT)",
+        met=r0.value,
+        note="MDT: R0 feasible" if r0.value else "MDT: R0 resection not feasible",
+        sources=(r0.source,),
+        evidence=("[2]", "[13]"),
+    )
 
 
 def not_resectable(ctx: Context) -> Criterion:
     """B11/B18: the disease is not resectable (the inverse of ``r0_feasible``)."""
     r0 = r0_feasible(ctx)
     met = None if r0.met is None else not r0.met
-    return Criterion(id="disease-not-resectable", label="disease not resectable", met=met, note=r0.note,
-                     sources=r0.sources, evidence=r0.evidence)
+    return Criterion(
+        id="disease-not-resectable",
+        label="disease not resectable",
+        met=met,
+        note=r0.note,
+        sources=r0.sources,
+        evidence=r0.evidence,
+    )
 
 
 def carcinoid_heart_disease(ctx: Context) -> Criterion | None:
@@ -148,6 +230,11 @@ def carcinoid_heart_disease(ctx: Context) -> Criterion | None:
     active = ctx.profile.active(ctx.profile.carcinoid_heart_disease)
     if not active:
         return None
-    return Criterion(id="no-carcinoid-heart-disease", label="no carcinoid heart disease", met=False,
-                     note="carcinoid heart disease: cardiology assessment (right-heart function) before surgery",
-                     sources=tuple(c.source for c in active), beyond_source_review=True)
+    return Criterion(
+        id="no-carcinoid-heart-disease",
+        label="no carcinoid heart disease",
+        met=False,
+        note="carcinoid heart disease: cardiology assessment (right-heart function) before surgery",
+        sources=tuple(c.source for c in active),
+        beyond_source_review=True,
+    )

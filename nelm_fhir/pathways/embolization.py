@@ -17,9 +17,16 @@ __all__ = ["liver_directed_setting", "radioembolization", "tace", "tae"]
 def liver_directed_setting(v: Verdict, ctx: Context, route: Status | None) -> str:
     """B18: multiple unresectable NELM or advanced burden → indicated; resectable disease → not; returns why."""
     if route is Status.RECOMMENDED:
-        v.indication(Criterion(id="not-resectable", label="NELM not amenable to resection", met=False,
-                               note="a resection option is recommended", evidence=("[2]",)),
-                     "resectable disease: resection preferred (B18)")
+        v.indication(
+            Criterion(
+                id="not-resectable",
+                label="NELM not amenable to resection",
+                met=False,
+                note="a resection option is recommended",
+                evidence=("[2]",),
+            ),
+            "resectable disease: resection preferred (B18)",
+        )
         return ""
     reasons = []
     if ctx.unresectable:
@@ -31,17 +38,36 @@ def liver_directed_setting(v: Verdict, ctx: Context, route: Status | None) -> st
     if route is Status.CONSIDER:
         reasons.append("surgical options only after MDT")
     if reasons:
-        facts = [ctx.resectable_r0.source if ctx.resectable_r0 else None,
-                 ctx.profile.frilling_type.source if ctx.profile.frilling_type else None,
-                 *ctx.involvement.sources, *(lesion.source for lesion in ctx.lesions),
-                 *(ctx.fitness_sources if ctx.unfit else ())]
-        v.indication(Criterion(id="liver-directed-indication", label="multiple unresectable NELM or advanced burden",
-                               met=True, note=", ".join(reasons), sources=tuple(dict.fromkeys(f for f in facts if f)),
-                               evidence=("[2]",)), "")
+        facts = [
+            ctx.resectable_r0.source if ctx.resectable_r0 else None,
+            ctx.profile.frilling_type.source if ctx.profile.frilling_type else None,
+            *ctx.involvement.sources,
+            *(lesion.source for lesion in ctx.lesions),
+            *(ctx.fitness_sources if ctx.unfit else ()),
+        ]
+        v.indication(
+            Criterion(
+                id="liver-directed-indication",
+                label="multiple unresectable NELM or advanced burden",
+                met=True,
+                note=", ".join(reasons),
+                sources=tuple(dict.fromkeys(f for f in facts if f)),
+                evidence=("[2]",),
+            ),
+            "",
+        )
         return ", ".join(reasons)
-    v.indication(Criterion(id="liver-directed-indication", label="multiple unresectable NELM or advanced burden",
-                           met=None, note="single NELM without a resectability judgement", evidence=("[2]",)),
-                 "", needs=("resectableR0",))
+    v.indication(
+        Criterion(
+            id="liver-directed-indication",
+            label="multiple unresectable NELM or advanced burden",
+            met=None,
+            note="single NELM without a resectability judgement",
+            evidence=("[2]",),
+        ),
+        "",
+        needs=("resectableR0",),
+    )
     return ""
 
 

@@ -22,8 +22,12 @@ __all__ = ["TUMOUR_BOARD_NOTE", "evaluate"]
 TUMOUR_BOARD_NOTE = "Review by the NEN multidisciplinary tumour board is advised for every patient [14,15]"
 
 _ROUTE = (
-    Modality.CURATIVE_RESECTION, Modality.SIMULTANEOUS_RESECTION, Modality.PORTAL_VEIN_EMBOLIZATION,
-    Modality.TWO_STAGE_HEPATECTOMY, Modality.ALPPS, Modality.REPEAT_RESECTION,
+    Modality.CURATIVE_RESECTION,
+    Modality.SIMULTANEOUS_RESECTION,
+    Modality.PORTAL_VEIN_EMBOLIZATION,
+    Modality.TWO_STAGE_HEPATECTOMY,
+    Modality.ALPPS,
+    Modality.REPEAT_RESECTION,
 )
 _STAGED = (Modality.PORTAL_VEIN_EMBOLIZATION, Modality.TWO_STAGE_HEPATECTOMY, Modality.ALPPS)
 _POSITIVE = (Status.RECOMMENDED, Status.CONSIDER)
@@ -59,7 +63,8 @@ def _rate_all(ctx: Context) -> dict[Modality, Rated]:
     rated[Modality.RADIOEMBOLIZATION] = embolization.radioembolization(ctx, route)
     rated[Modality.PRRT] = prrt.prrt(ctx, route)
     rated[Modality.PRRT_PLUS_RADIOEMBOLIZATION] = prrt.prrt_plus_radioembolization(
-        ctx, rated[Modality.PRRT], rated[Modality.RADIOEMBOLIZATION])
+        ctx, rated[Modality.PRRT], rated[Modality.RADIOEMBOLIZATION]
+    )
     rated[Modality.SOMATOSTATIN_ANALOGUE] = systemic.somatostatin_analogue(ctx, route)
     rated[Modality.EVEROLIMUS] = systemic.everolimus(ctx, route)
     rated[Modality.SUNITINIB] = systemic.sunitinib(ctx, route)
@@ -78,19 +83,27 @@ def _gaps(ctx: Context, rated: dict[Modality, Rated]) -> tuple[DataGap, ...]:
     staged_open = [m for m in _STAGED if rated[m].result.status in _POSITIVE]
     if staged.ki67_primary_only(ctx) and staged_open:
         spec = INPUTS["ki67LiverSpecimen"]
-        extra.append(DataGap(
-            element=spec.element,
-            why=f"{staged.LIVER_BIOPSY_NOTE}; {', '.join(m.value for m in staged_open)} considered (B2)",
-            codes=spec.codes,
-            order_label=spec.order_label,
-        ))
+        extra.append(
+            DataGap(
+                element=spec.element,
+                why=f"{staged.LIVER_BIOPSY_NOTE}; {', '.join(m.value for m in staged_open)} considered (B2)",
+                codes=spec.codes,
+                order_label=spec.order_label,
+            )
+        )
     gaps = build_gaps(blocked, stale, extra)
     if ctx.grade is None and "ki67Percent" in blocked:
         gaps = tuple(
-            DataGap(element=g.element, codes=g.codes, blocks=g.blocks, order_label=g.order_label,
-                    why="no Ki-67 and no mitotic count: grade-dependent options cannot be rated (B4); "
-                        "ICD-O-3 8249/3 or 'well differentiated' never set a grade (B3)")
-            if g.element == "ki67Percent" else g
+            DataGap(
+                element=g.element,
+                codes=g.codes,
+                blocks=g.blocks,
+                order_label=g.order_label,
+                why="no Ki-67 and no mitotic count: grade-dependent options cannot be rated (B4); "
+                "ICD-O-3 8249/3 or 'well differentiated' never set a grade (B3)",
+            )
+            if g.element == "ki67Percent"
+            else g
             for g in gaps
         )
     return gaps

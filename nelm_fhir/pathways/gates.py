@@ -40,10 +40,20 @@ T = TypeVar("T")
 # B3: poorly differentiated NEC from morphology or diagnosis codes (matched on code, never display).
 NEC_CODES = frozenset(
     {
-        "8246/3", "8013/3", "8041/3",  # ICD-O-3
+        "8246/3",
+        "8013/3",
+        "8041/3",  # ICD-O-3
         "C7A.1",  # ICD-10-CM
-        "128628002", "719105002", "74364000", "253000007", "55937004", "123631000119103",  # SNOMED CT
-        "721671006", "1186869002", "107811000119106", "135091000119106",
+        "128628002",
+        "719105002",
+        "74364000",
+        "253000007",
+        "55937004",
+        "123631000119103",  # SNOMED CT
+        "721671006",
+        "1186869002",
+        "107811000119106",
+        "135091000119106",
     }
 )
 
@@ -240,8 +250,9 @@ class _Builder:
         if fact is None:
             return Reading(element=element, value=None)
         ok = kind is None or self.fresh(element, fact.date, fact.source, kind)
-        return Reading(element=element, value=fact.value if ok else None, source=fact.source,
-                       date=fact.date, stale=not ok)
+        return Reading(
+            element=element, value=fact.value if ok else None, source=fact.source, date=fact.date, stale=not ok
+        )
 
 
 def _course(profile: NelmProfile, b: _Builder) -> tuple[int | None, bool | None, tuple[str, ...]]:
@@ -317,14 +328,19 @@ def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> 
             labs[kind] = Reading(element=element, value=None)
             continue
         ok = b.fresh(element, latest.date, latest.source, "labs")
-        labs[kind] = Reading(element=element, value=latest.value if ok else None, source=latest.source,
-                             date=latest.date, stale=not ok)
+        labs[kind] = Reading(
+            element=element, value=latest.value if ok else None, source=latest.source, date=latest.date, stale=not ok
+        )
     renal_candidates = [r for r in (labs[LabKind.EGFR], labs[LabKind.CRCL]) if r.value is not None]
     # B19 says "eGFR or creatinine clearance": either adequate value suffices (measured GFR confirms).
-    renal = max(renal_candidates, key=lambda r: r.value or 0.0) if renal_candidates else Reading(
-        element="renalFunction", value=None)
+    renal = (
+        max(renal_candidates, key=lambda r: r.value or 0.0)
+        if renal_candidates
+        else Reading(element="renalFunction", value=None)
+    )
     fresh_lesions = tuple(
-        lesion for lesion in profile.lesions
+        lesion
+        for lesion in profile.lesions
         if lesion.size_cm is not None and b.fresh("lesionSize", lesion.date, lesion.source, "imaging")
     )
     largest = max(fresh_lesions, key=lambda lesion: lesion.size_cm or 0.0, default=None)
@@ -358,9 +374,11 @@ def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> 
         involvement=b.fact("liverInvolvementPercent", profile.liver_involvement_percent, "imaging"),
         lesions=fresh_lesions,
         largest_cm=Reading(element="lesionSize", value=largest.size_cm, source=largest.source, date=largest.date)
-        if largest else Reading(element="lesionSize", value=None, stale="lesionSize" in b.stale),
+        if largest
+        else Reading(element="lesionSize", value=None, stale="lesionSize" in b.stale),
         lesion_count=count,
-        age=Reading(element="ageYears", value=age_fact.value, source=age_fact.source) if age_fact
+        age=Reading(element="ageYears", value=age_fact.value, source=age_fact.source)
+        if age_fact
         else Reading(element="ageYears", value=None),
         months_stable=months,
         progressive=progressive,

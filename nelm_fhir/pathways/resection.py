@@ -35,13 +35,19 @@ def flr_adequate(ctx: Context) -> Criterion:
     label = f"future liver remnant at least {limit:g} %"
     if flr.value is None:
         note = "FLR volumetry stale" if flr.stale else "FLR not recorded"
-        return Criterion(id="flr-adequate", label=label, met=None, note=note, sources=flr.sources,
-                         evidence=("[10]",))
+        return Criterion(id="flr-adequate", label=label, met=None, note=note, sources=flr.sources, evidence=("[10]",))
     note = f"FLR {flr.value:g} %"
     if flr.value == limit:
         note += " (at threshold: confirm volumetry and liver function)"
-    return Criterion(id="flr-adequate", label=label, met=flr.value >= limit, note=note, sources=flr.sources,
-                     evidence=("[10]",), engineering_default=limit != 30)
+    return Criterion(
+        id="flr-adequate",
+        label=label,
+        met=flr.value >= limit,
+        note=note,
+        sources=flr.sources,
+        evidence=("[10]",),
+        engineering_default=limit != 30,
+    )
 
 
 def _surgical_gates(v: Verdict, ctx: Context) -> None:
@@ -58,9 +64,16 @@ def hepatectomy_safe(v: Verdict, ctx: Context) -> None:
 
 def _g3_cap(v: Verdict, ctx: Context) -> None:
     if ctx.g3_net:
-        v.criterion(Criterion(id="grade-g1-g2", label="grade G1/G2", met=False,
-                              note="G3 NET: surgery only after MDT discussion (B6)",
-                              sources=ctx.grade.sources if ctx.grade else (), evidence=("[2]",)))
+        v.criterion(
+            Criterion(
+                id="grade-g1-g2",
+                label="grade G1/G2",
+                met=False,
+                note="G3 NET: surgery only after MDT discussion (B6)",
+                sources=ctx.grade.sources if ctx.grade else (),
+                evidence=("[2]",),
+            )
+        )
         v.cap("G3 NET (B6)")
 
 
@@ -70,21 +83,41 @@ def curative_resection(ctx: Context) -> Rated:
     _surgical_gates(v, ctx)
     hepatectomy_safe(v, ctx)
     v.indication(no_distant_disease(ctx), "distant extrahepatic disease (B9)")
-    v.indication(Criterion(id="not-recurrence", label="first presentation (not recurrence)", met=not ctx.recurrent,
-                           note="recurrent NELM: see repeat resection (B21)" if ctx.recurrent else "",
-                           evidence=("[71]", "[72]")), "recurrent NELM: repeat resection applies (B21)")
-    v.indication(Criterion(id="primary-not-in-situ", label="primary resected or unknown", met=not ctx.primary_in_situ,
-                           note="primary in situ: see simultaneous or staged resection" if ctx.primary_in_situ else "",
-                           sources=(ctx.profile.primary.source,) if ctx.profile.primary else ()),
-                 "primary still in situ: see simultaneous resection")
+    v.indication(
+        Criterion(
+            id="not-recurrence",
+            label="first presentation (not recurrence)",
+            met=not ctx.recurrent,
+            note="recurrent NELM: see repeat resection (B21)" if ctx.recurrent else "",
+            evidence=("[71]", "[72]"),
+        ),
+        "recurrent NELM: repeat resection applies (B21)",
+    )
+    v.indication(
+        Criterion(
+            id="primary-not-in-situ",
+            label="primary resected or unknown",
+            met=not ctx.primary_in_situ,
+            note="primary in situ: see simultaneous or staged resection" if ctx.primary_in_situ else "",
+            sources=(ctx.profile.primary.source,) if ctx.profile.primary else (),
+        ),
+        "primary still in situ: see simultaneous resection",
+    )
     v.indication(r0_feasible(ctx), "R0 resection not feasible", needs=("resectableR0",))
-    v.indication(flr_adequate(ctx), "FLR below the one-stage minimum: see PVE / staged options (B8)",
-                 needs=("flrPercent",))
+    v.indication(
+        flr_adequate(ctx), "FLR below the one-stage minimum: see PVE / staged options (B8)", needs=("flrPercent",)
+    )
     _g3_cap(v, ctx)
     if ctx.unknown_primary:
-        v.criterion(Criterion(id="primary-known", label="primary tumour known", met=False,
-                              note="unknown primary: continue the search (SSTR-PET), MDT (B22)",
-                              sources=(ctx.profile.primary.source,) if ctx.profile.primary else ()))
+        v.criterion(
+            Criterion(
+                id="primary-known",
+                label="primary tumour known",
+                met=False,
+                note="unknown primary: continue the search (SSTR-PET), MDT (B22)",
+                sources=(ctx.profile.primary.source,) if ctx.profile.primary else (),
+            )
+        )
         v.cap("unknown primary (B22)")
     flr = ctx.flr.value
     if flr is not None and flr == ctx.threshold("flr.min-percent"):
@@ -99,13 +132,21 @@ def _limited_liver_disease(ctx: Context) -> Criterion:
     if frilling is not None:
         met = frilling.value is FrillingType.I
         note = f"Frilling {frilling.value.value}" + ("" if met else ": needs major or staged hepatectomy (B10)")
-        return Criterion(id="limited-liver-disease", label=label, met=met, note=note, sources=(frilling.source,),
-                         evidence=("[13]", "[47]"))
+        return Criterion(
+            id="limited-liver-disease",
+            label=label,
+            met=met,
+            note=note,
+            sources=(frilling.source,),
+            evidence=("[13]", "[47]"),
+        )
     if ctx.lesion_count == 1:
-        return Criterion(id="limited-liver-disease", label=label, met=True, note="single NELM",
-                         evidence=("[13]", "[47]"))
-    return Criterion(id="limited-liver-disease", label=label, met=None, note="Frilling type not recorded",
-                     evidence=("[13]", "[47]"))
+        return Criterion(
+            id="limited-liver-disease", label=label, met=True, note="single NELM", evidence=("[13]", "[47]")
+        )
+    return Criterion(
+        id="limited-liver-disease", label=label, met=None, note="Frilling type not recorded", evidence=("[13]", "[47]")
+    )
 
 
 def simultaneous_resection(ctx: Context) -> Rated:
@@ -115,23 +156,32 @@ def simultaneous_resection(ctx: Context) -> Rated:
     hepatectomy_safe(v, ctx)
     primary = ctx.profile.primary
     if primary is None or (primary.status is None and not ctx.unknown_primary):
-        in_situ = Criterion(id="synchronous-primary-in-situ", label="synchronous primary in situ", met=None,
-                            note="state of the primary not recorded",
-                            sources=(primary.source,) if primary else ())
+        in_situ = Criterion(
+            id="synchronous-primary-in-situ",
+            label="synchronous primary in situ",
+            met=None,
+            note="state of the primary not recorded",
+            sources=(primary.source,) if primary else (),
+        )
     else:
-        in_situ = Criterion(id="synchronous-primary-in-situ", label="synchronous primary in situ",
-                            met=ctx.primary_in_situ,
-                            note="primary in situ" if ctx.primary_in_situ else "primary resected or unknown",
-                            sources=(primary.status_source or primary.source,))
+        in_situ = Criterion(
+            id="synchronous-primary-in-situ",
+            label="synchronous primary in situ",
+            met=ctx.primary_in_situ,
+            note="primary in situ" if ctx.primary_in_situ else "primary resected or unknown",
+            sources=(primary.status_source or primary.source,),
+        )
     v.indication(in_situ, "no primary in situ to resect", needs=("primaryStatus",))
     v.indication(no_distant_disease(ctx), "distant extrahepatic disease (B9)")
     v.indication(_limited_liver_disease(ctx), "needs a major or staged hepatectomy (B10)", needs=("frillingType",))
     v.indication(r0_feasible(ctx), "R0 resection not feasible", needs=("resectableR0",))
-    v.indication(flr_adequate(ctx), "FLR below the one-stage minimum: staged approach needed (B8, B10)",
-                 needs=("flrPercent",))
+    v.indication(
+        flr_adequate(ctx), "FLR below the one-stage minimum: staged approach needed (B8, B10)", needs=("flrPercent",)
+    )
     _g3_cap(v, ctx)
-    return v.decide(Status.RECOMMENDED,
-                    "Recommended: synchronous primary with limited NELM, fit, no major hepatectomy [22,45,47].")
+    return v.decide(
+        Status.RECOMMENDED, "Recommended: synchronous primary with limited NELM, fit, no major hepatectomy [22,45,47]."
+    )
 
 
 def repeat_resection(ctx: Context) -> Rated:
@@ -142,11 +192,17 @@ def repeat_resection(ctx: Context) -> Rated:
     sources = tuple(n.source for n in ctx.profile.active(ctx.profile.nelm) if n.recurrence)
     if ctx.profile.recurrent_nelm is not None:
         sources = (ctx.profile.recurrent_nelm.source, *sources)
-    v.indication(Criterion(id="recurrent-nelm", label="recurrent NELM after liver resection", met=ctx.recurrent,
-                           note="recurrence recorded" if ctx.recurrent
-                           else "no recurrence after liver resection recorded",
-                           sources=sources, evidence=("[71]", "[72]")),
-                 "no recurrence after liver resection recorded")
+    v.indication(
+        Criterion(
+            id="recurrent-nelm",
+            label="recurrent NELM after liver resection",
+            met=ctx.recurrent,
+            note="recurrence recorded" if ctx.recurrent else "no recurrence after liver resection recorded",
+            sources=sources,
+            evidence=("[71]", "[72]"),
+        ),
+        "no recurrence after liver resection recorded",
+    )
     v.indication(no_distant_disease(ctx), "distant extrahepatic disease (B9)")
     v.indication(r0_feasible(ctx), "R0 re-resection not feasible", needs=("resectableR0",))
     v.indication(flr_adequate(ctx), "remnant after re-resection below the minimum", needs=("flrPercent",))
@@ -162,36 +218,79 @@ def cytoreductive_surgery(ctx: Context, route: Status | None) -> Rated:
     v.caution(carcinoid_heart_disease(ctx), "carcinoid heart disease")
     v.indication(not_nec(ctx), "poorly differentiated NEC (B5)")
     if route is Status.RECOMMENDED:
-        v.indication(Criterion(id="no-curative-option", label="no curative resection option", met=False,
-                               note="a curative resection option is recommended"), "curative resection is possible")
+        v.indication(
+            Criterion(
+                id="no-curative-option",
+                label="no curative resection option",
+                met=False,
+                note="a curative resection option is recommended",
+            ),
+            "curative resection is possible",
+        )
     if ctx.refractory_syndrome:
-        v.indication(Criterion(id="refractory-syndrome", label="functional syndrome refractory to SSA", met=True,
-                               sources=tuple(s.source for s in ctx.functional), evidence=("[2]", "[48]")), "")
+        v.indication(
+            Criterion(
+                id="refractory-syndrome",
+                label="functional syndrome refractory to SSA",
+                met=True,
+                sources=tuple(s.source for s in ctx.functional),
+                evidence=("[2]", "[48]"),
+            ),
+            "",
+        )
     elif ctx.functional:
-        v.indication(Criterion(id="refractory-syndrome", label="functional syndrome refractory to SSA", met=False,
-                               note="syndrome not recorded as refractory to SSA",
-                               sources=tuple(s.source for s in ctx.functional), evidence=("[2]", "[48]")),
-                     "functional syndrome not refractory to SSA")
+        v.indication(
+            Criterion(
+                id="refractory-syndrome",
+                label="functional syndrome refractory to SSA",
+                met=False,
+                note="syndrome not recorded as refractory to SSA",
+                sources=tuple(s.source for s in ctx.functional),
+                evidence=("[2]", "[48]"),
+            ),
+            "functional syndrome not refractory to SSA",
+        )
     else:
         burden = ctx.profile.tumour_burden_symptoms
-        v.indication(Criterion(id="tumour-burden-symptoms", label="symptoms from tumour burden (non-functional)",
-                               met=ctx.burden_symptoms,
-                               note="" if ctx.burden_symptoms else "non-functional, no burden symptoms recorded",
-                               sources=(burden.source,) if burden else (), evidence=("[2]", "[48]")),
-                     "non-functional disease without tumour-burden symptoms")
+        v.indication(
+            Criterion(
+                id="tumour-burden-symptoms",
+                label="symptoms from tumour burden (non-functional)",
+                met=ctx.burden_symptoms,
+                note="" if ctx.burden_symptoms else "non-functional, no burden symptoms recorded",
+                sources=(burden.source,) if burden else (),
+                evidence=("[2]", "[48]"),
+            ),
+            "non-functional disease without tumour-burden symptoms",
+        )
         months = ctx.months_stable
         need = ctx.threshold("cytoreduction.min-stable-months")
-        v.indication(Criterion(id="stable-6-months", label=f"stable disease for at least {need:g} months",
-                               met=None if months is None else months >= need,
-                               note="disease course not recorded" if months is None else f"stable {months} months",
-                               sources=ctx.course_sources, evidence=("[2]",)),
-                     f"stable for less than {need:g} months", needs=("monthsStable",))
+        v.indication(
+            Criterion(
+                id="stable-6-months",
+                label=f"stable disease for at least {need:g} months",
+                met=None if months is None else months >= need,
+                note="disease course not recorded" if months is None else f"stable {months} months",
+                sources=ctx.course_sources,
+                evidence=("[2]",),
+            ),
+            f"stable for less than {need:g} months",
+            needs=("monthsStable",),
+        )
     limit = ctx.threshold("debulking.min-percent")
     debulk = ctx.profile.achievable_debulking_percent
-    v.indication(Criterion(id="debulking-achievable", label=f"at least {limit:g} % of the NELM load removable",
-                           met=None if debulk is None else debulk.value >= limit,
-                           note="surgeon estimate not recorded" if debulk is None
-                           else f"achievable {debulk.value:g} % (classic threshold 90 %)",
-                           sources=(debulk.source,) if debulk else (), evidence=("[23]", "[52]", "[53]")),
-                 f"less than {limit:g} % debulking achievable", needs=("achievableDebulkingPercent",))
+    v.indication(
+        Criterion(
+            id="debulking-achievable",
+            label=f"at least {limit:g} % of the NELM load removable",
+            met=None if debulk is None else debulk.value >= limit,
+            note="surgeon estimate not recorded"
+            if debulk is None
+            else f"achievable {debulk.value:g} % (classic threshold 90 %)",
+            sources=(debulk.source,) if debulk else (),
+            evidence=("[23]", "[52]", "[53]"),
+        ),
+        f"less than {limit:g} % debulking achievable",
+        needs=("achievableDebulkingPercent",),
+    )
     return v.decide(Status.CONSIDER, "Consider at MDT: ≥ 70 % debulking achievable with an accepted indication [2,48].")

@@ -36,12 +36,22 @@ def _flr_insufficient(ctx: Context) -> Criterion:
     flr = ctx.flr
     label = f"FLR below {limit:g} % (one-stage resection not possible)"
     if flr.value is None:
-        return Criterion(id="flr-insufficient", label=label, met=None,
-                         note="FLR volumetry stale" if flr.stale else "FLR not recorded",
-                         sources=flr.sources, evidence=("[10]", "[38]"))
-    return Criterion(id="flr-insufficient", label=label, met=flr.value < limit,
-                     note=f"FLR {flr.value:g} %" + ("" if flr.value < limit else ": not required"),
-                     sources=flr.sources, evidence=("[10]", "[38]"))
+        return Criterion(
+            id="flr-insufficient",
+            label=label,
+            met=None,
+            note="FLR volumetry stale" if flr.stale else "FLR not recorded",
+            sources=flr.sources,
+            evidence=("[10]", "[38]"),
+        )
+    return Criterion(
+        id="flr-insufficient",
+        label=label,
+        met=flr.value < limit,
+        note=f"FLR {flr.value:g} %" + ("" if flr.value < limit else ": not required"),
+        sources=flr.sources,
+        evidence=("[10]", "[38]"),
+    )
 
 
 def _staged(v: Verdict, ctx: Context) -> None:
@@ -51,15 +61,23 @@ def _staged(v: Verdict, ctx: Context) -> None:
     v.caution(carcinoid_heart_disease(ctx), "carcinoid heart disease")
     v.indication(no_distant_disease(ctx), "distant extrahepatic disease (B9)")
     v.indication(r0_feasible(ctx), "R0 resection not feasible even after staging", needs=("resectableR0",))
-    v.indication(_flr_insufficient(ctx), "FLR adequate: one-stage resection possible (not required)",
-                 needs=("flrPercent",))
+    v.indication(
+        _flr_insufficient(ctx), "FLR adequate: one-stage resection possible (not required)", needs=("flrPercent",)
+    )
     if ctx.g3_net:
         v.cap("G3 NET (B6)")
     if ki67_primary_only(ctx):
         v.notes.append(LIVER_BIOPSY_NOTE)
-        v.criterion(Criterion(id="ki67-liver-specimen", label="Ki-67 measured on a liver specimen", met=False,
-                              note="only the primary was measured (B2)",
-                              sources=ctx.grade.sources if ctx.grade else (), evidence=("[41]",)))
+        v.criterion(
+            Criterion(
+                id="ki67-liver-specimen",
+                label="Ki-67 measured on a liver specimen",
+                met=False,
+                note="only the primary was measured (B2)",
+                sources=ctx.grade.sources if ctx.grade else (),
+                evidence=("[41]",),
+            )
+        )
 
 
 def portal_vein_embolization(ctx: Context) -> Rated:
@@ -70,8 +88,9 @@ def portal_vein_embolization(ctx: Context) -> Rated:
         v.cap("primary in situ: two-stage approach with primary resection at stage 1 [38]")
     if ctx.unknown_primary:
         v.cap("unknown primary (B22)")
-    return v.decide(Status.RECOMMENDED,
-                    "Recommended: FLR below the minimum with R0 feasible: PVE, then resection [38–40].")
+    return v.decide(
+        Status.RECOMMENDED, "Recommended: FLR below the minimum with R0 feasible: PVE, then resection [38–40]."
+    )
 
 
 def two_stage_hepatectomy(ctx: Context) -> Rated:
@@ -88,10 +107,17 @@ def alpps(ctx: Context) -> Rated:
     grade = ctx.grade
     if grade is not None:
         g3 = grade.grade is Grade.G3
-        v.contraindication(Criterion(id="not-g3", label="not G3 (Ki-67 ≤ 20 %)", met=not g3,
-                                     note=f"grade {grade.grade.value}" + (
-                                         ": ALPPS registry authors consider G3 NEN a contraindication" if g3 else ""),
-                                     sources=grade.sources, evidence=("[41]",)),
-                           "G3 NEN: the ALPPS registry authors consider it a contraindication [41]")
+        v.contraindication(
+            Criterion(
+                id="not-g3",
+                label="not G3 (Ki-67 ≤ 20 %)",
+                met=not g3,
+                note=f"grade {grade.grade.value}"
+                + (": ALPPS registry authors consider G3 NEN a contraindication" if g3 else ""),
+                sources=grade.sources,
+                evidence=("[41]",),
+            ),
+            "G3 NEN: the ALPPS registry authors consider it a contraindication [41]",
+        )
     _staged(v, ctx)
     return v.decide(Status.CONSIDER, "Consider at MDT: ALPPS for FLR below the minimum in G1/G2 disease [41,42].")

@@ -13,8 +13,17 @@ from nelm_fhir.pathways.gates import Context
 __all__ = ["profile_summary"]
 
 _LABS = (
-    LabKind.EGFR, LabKind.CRCL, LabKind.CREATININE, LabKind.PLATELETS, LabKind.HAEMOGLOBIN, LabKind.LEUKOCYTES,
-    LabKind.BILIRUBIN, LabKind.ALBUMIN, LabKind.INR, LabKind.CHROMOGRANIN_A, LabKind.HIAA_5,
+    LabKind.EGFR,
+    LabKind.CRCL,
+    LabKind.CREATININE,
+    LabKind.PLATELETS,
+    LabKind.HAEMOGLOBIN,
+    LabKind.LEUKOCYTES,
+    LabKind.BILIRUBIN,
+    LabKind.ALBUMIN,
+    LabKind.INR,
+    LabKind.CHROMOGRANIN_A,
+    LabKind.HIAA_5,
 )
 
 
@@ -50,8 +59,12 @@ def _grade(ctx: Context, out: dict[str, Any]) -> None:
         out["ki67Discordant"] = True
     if len(profile.ki67) > 1:
         out["ki67Results"] = [
-            {"value": _num(k.value), "specimen": k.specimen.value, "source": k.source,
-             **({"date": k.date.isoformat()} if k.date else {})}
+            {
+                "value": _num(k.value),
+                "specimen": k.specimen.value,
+                "source": k.source,
+                **({"date": k.date.isoformat()} if k.date else {}),
+            }
             for k in profile.ki67
         ]
 

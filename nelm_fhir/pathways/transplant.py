@@ -25,24 +25,49 @@ _MILAN = ("[59]", "[67]")
 def _primary_criteria(v: Verdict, ctx: Context) -> None:
     primary = ctx.profile.primary
     if primary is None:
-        v.indication(Criterion(id="primary-portal-drained", label="primary drained by the portal system", met=None,
-                               note="no primary tumour recorded", evidence=_MILAN),
-                     "", needs=("primarySite",))
+        v.indication(
+            Criterion(
+                id="primary-portal-drained",
+                label="primary drained by the portal system",
+                met=None,
+                note="no primary tumour recorded",
+                evidence=_MILAN,
+            ),
+            "",
+            needs=("primarySite",),
+        )
         return
     site = ctx.primary_site
     portal = primary.portal_drained if site is not PrimarySite.UNKNOWN else False
     note = "unknown primary" if site is PrimarySite.UNKNOWN else f"primary site {primary.site.value}"
-    v.contraindication(Criterion(id="primary-portal-drained", label="primary drained by the portal system",
-                                 met=portal, note=note, sources=(primary.source,), evidence=_MILAN),
-                       "unknown or non-portal-drained primary (B11, B22)", needs=("primarySite",))
+    v.contraindication(
+        Criterion(
+            id="primary-portal-drained",
+            label="primary drained by the portal system",
+            met=portal,
+            note=note,
+            sources=(primary.source,),
+            evidence=_MILAN,
+        ),
+        "unknown or non-portal-drained primary (B11, B22)",
+        needs=("primarySite",),
+    )
     if site is PrimarySite.UNKNOWN:
         return
     status = primary.status
     resected = None if status is None else status is PrimaryStatus.RESECTED
-    v.indication(Criterion(id="primary-resected", label="primary removed by curative resection", met=resected,
-                           note="state of the primary not recorded" if status is None else f"primary {status.value}",
-                           sources=(primary.status_source or primary.source,), evidence=_MILAN),
-                 "primary not yet resected", needs=("primaryStatus",))
+    v.indication(
+        Criterion(
+            id="primary-resected",
+            label="primary removed by curative resection",
+            met=resected,
+            note="state of the primary not recorded" if status is None else f"primary {status.value}",
+            sources=(primary.status_source or primary.source,),
+            evidence=_MILAN,
+        ),
+        "primary not yet resected",
+        needs=("primaryStatus",),
+    )
 
 
 def liver_transplantation(ctx: Context) -> Rated:
@@ -51,9 +76,17 @@ def liver_transplantation(ctx: Context) -> Rated:
     v.contraindication(not_nec(ctx), "poorly differentiated neuroendocrine carcinoma (B11)")
     grade = ctx.grade
     if grade is not None:
-        v.contraindication(Criterion(id="low-grade", label="well-differentiated low-grade NET (not G3)",
-                                     met=grade.grade is not Grade.G3, note=f"grade {grade.grade.value}",
-                                     sources=grade.sources, evidence=_MILAN), "G3 tumour (B6, B11)")
+        v.contraindication(
+            Criterion(
+                id="low-grade",
+                label="well-differentiated low-grade NET (not G3)",
+                met=grade.grade is not Grade.G3,
+                note=f"grade {grade.grade.value}",
+                sources=grade.sources,
+                evidence=_MILAN,
+            ),
+            "G3 tumour (B6, B11)",
+        )
     v.contraindication(no_distant_disease(ctx), "distant extrahepatic disease (B9, B11)")
     v.contraindication(fit_for_surgery(ctx), f"not fit for major surgery ({ctx.fitness_note}, B7)", needs=("fitness",))
     v.caution(carcinoid_heart_disease(ctx), "carcinoid heart disease")
@@ -65,40 +98,70 @@ def liver_transplantation(ctx: Context) -> Rated:
         ki_note = "Ki-67 not measured (grade from mitotic count)" if ki67 is None else f"Ki-67 {ki67:g} %"
         if ki67 is not None and ki_limit <= ki67 <= 20:
             ki_note += ": some centres accept G2 ≤ 20 %; the MDT may override (A.7 #7)"
-        v.indication(Criterion(id="milan-ki67", label=f"Ki-67 below {ki_limit:g} %",
-                               met=None if ki67 is None else ki67 < ki_limit, note=ki_note,
-                               sources=ctx.ki67.sources, evidence=_MILAN,
-                               engineering_default=ki_limit != 10),
-                     f"Ki-67 {ki67:g} % is not below {ki_limit:g} % (B11)" if ki67 is not None else "",
-                     needs=("ki67Percent",))
+        v.indication(
+            Criterion(
+                id="milan-ki67",
+                label=f"Ki-67 below {ki_limit:g} %",
+                met=None if ki67 is None else ki67 < ki_limit,
+                note=ki_note,
+                sources=ctx.ki67.sources,
+                evidence=_MILAN,
+                engineering_default=ki_limit != 10,
+            ),
+            f"Ki-67 {ki67:g} % is not below {ki_limit:g} % (B11)" if ki67 is not None else "",
+            needs=("ki67Percent",),
+        )
 
     inv_limit = ctx.threshold("milan.max-involvement-percent")
     inv = ctx.involvement
-    v.indication(Criterion(id="milan-involvement", label=f"liver involvement at most {inv_limit:g} %",
-                           met=None if inv.value is None else inv.value <= inv_limit,
-                           note="not recorded" if inv.value is None else f"involvement {inv.value:g} %",
-                           sources=inv.sources, evidence=_MILAN),
-                 f"liver involvement above {inv_limit:g} %", needs=("liverInvolvementPercent",))
+    v.indication(
+        Criterion(
+            id="milan-involvement",
+            label=f"liver involvement at most {inv_limit:g} %",
+            met=None if inv.value is None else inv.value <= inv_limit,
+            note="not recorded" if inv.value is None else f"involvement {inv.value:g} %",
+            sources=inv.sources,
+            evidence=_MILAN,
+        ),
+        f"liver involvement above {inv_limit:g} %",
+        needs=("liverInvolvementPercent",),
+    )
 
     need = ctx.threshold("milan.min-stable-months")
     months = ctx.months_stable
-    v.indication(Criterion(id="milan-stable", label=f"stable disease or response for at least {need:g} months",
-                           met=None if months is None else months >= need,
-                           note="disease course not recorded" if months is None
-                           else ("progressive disease" if ctx.progressive
-                                 else f"stable {months} months (re-check date)"),
-                           sources=ctx.course_sources, evidence=_MILAN),
-                 f"not stable for {need:g} months", needs=("monthsStable",))
+    v.indication(
+        Criterion(
+            id="milan-stable",
+            label=f"stable disease or response for at least {need:g} months",
+            met=None if months is None else months >= need,
+            note="disease course not recorded"
+            if months is None
+            else ("progressive disease" if ctx.progressive else f"stable {months} months (re-check date)"),
+            sources=ctx.course_sources,
+            evidence=_MILAN,
+        ),
+        f"not stable for {need:g} months",
+        needs=("monthsStable",),
+    )
 
     age_limit = ctx.threshold("milan.max-age-years")
     age = ctx.age.value
     age_note = "age not recorded" if age is None else f"age {age}"
     if age is not None and ctx.threshold("milan.original-age-years") < age <= age_limit:
         age_note += f" (outside the original 2007 Milan limit of {ctx.threshold('milan.original-age-years'):g})"
-    v.indication(Criterion(id="milan-age", label=f"within Milan age limit (≤ {age_limit:g})",
-                           met=None if age is None else age <= age_limit, note=age_note, sources=ctx.age.sources,
-                           evidence=_MILAN, engineering_default=True),
-                 f"age above the Milan limit of {age_limit:g}", needs=("ageYears",))
+    v.indication(
+        Criterion(
+            id="milan-age",
+            label=f"within Milan age limit (≤ {age_limit:g})",
+            met=None if age is None else age <= age_limit,
+            note=age_note,
+            sources=ctx.age.sources,
+            evidence=_MILAN,
+            engineering_default=True,
+        ),
+        f"age above the Milan limit of {age_limit:g}",
+        needs=("ageYears",),
+    )
 
     v.indication(not_resectable(ctx), "resectable disease: resection preferred", needs=("resectableR0",))
 

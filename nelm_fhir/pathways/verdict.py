@@ -54,17 +54,25 @@ class Verdict:
     def __post_init__(self) -> None:
         if self.grade_dependent and self.ctx.grade is None and not self.ctx.nec:
             self._grade_missing = True
-            self.criteria.append(Criterion(
-                id="grade-known", label="grade known (Ki-67 or mitotic count)", met=None,
-                note="no Ki-67 and no mitotic count: grade-dependent option cannot be rated (B4)",
-                evidence=("[2]",),
-            ))
+            self.criteria.append(
+                Criterion(
+                    id="grade-known",
+                    label="grade known (Ki-67 or mitotic count)",
+                    met=None,
+                    note="no Ki-67 and no mitotic count: grade-dependent option cannot be rated (B4)",
+                    evidence=("[2]",),
+                )
+            )
             self.missing.append("ki67Percent")
         if self.ctx.differentiation_unknown_high_grade and self.grade_dependent:
-            self.criteria.append(Criterion(
-                id="differentiation-known", label="differentiation known (NET G3 vs NEC)", met=None,
-                note="Ki-67 > 20 % without a recorded differentiation: NEC cannot be excluded (B3)",
-            ))
+            self.criteria.append(
+                Criterion(
+                    id="differentiation-known",
+                    label="differentiation known (NET G3 vs NEC)",
+                    met=None,
+                    note="Ki-67 > 20 % without a recorded differentiation: NEC cannot be excluded (B3)",
+                )
+            )
             self.missing.append("differentiation")
 
     def criterion(self, criterion: Criterion) -> Criterion:

@@ -31,16 +31,13 @@ class MappingEntry:
     evidence: str | None = None
     prefix: bool = False
     attributes: Mapping[str, str] = field(default_factory=dict)
+    namespace: str = field(init=False)  # "lab" of "lab:inr"
+    name: str = field(init=False)  # "inr" of "lab:inr"
 
-    @property
-    def namespace(self) -> str:
-        """Return the part of the concept key before the colon (``lab`` of ``lab:inr``)."""
-        return self.concept.partition(":")[0]
-
-    @property
-    def name(self) -> str:
-        """Return the part of the concept key after the colon (``inr`` of ``lab:inr``)."""
-        return self.concept.partition(":")[2]
+    def __post_init__(self) -> None:
+        namespace, _colon, name = self.concept.partition(":")
+        object.__setattr__(self, "namespace", namespace)
+        object.__setattr__(self, "name", name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

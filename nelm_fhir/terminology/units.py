@@ -51,4 +51,6 @@ class UnitTable:
         if conversion is None:
             shown = "no unit" if unit is None or not unit.strip() else f"unit {unit!r}"
             raise UnitError(f"{shown} is not a known unit for {quantity} (expected e.g. {self.canonical[quantity]})")
+        if conversion.factor == 1.0:
+            return value, conversion.unit
         return round(value * conversion.factor, 6), conversion.unit

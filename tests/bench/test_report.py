@@ -93,3 +93,9 @@ def test_report_ends_with_the_targets_table() -> None:
 )
 def test_profile_layers(filename: str, layer: str) -> None:
     assert layer_of(filename) == layer
+
+
+def test_target_row_shows_the_best_run_beside_the_median() -> None:
+    row = Target("t", 10, "ms", 12.0, best=9.5).row()
+    assert row == ["t", "≤ 10 ms", "12.00 ms (best run 9.50)", "MISSED by 20 %"]
+    assert Target("t", 10, "ms", None, best=9.5).row()[2] == "—"

@@ -165,3 +165,28 @@ def test_any_json_in_a_relevant_value_is_a_problem_or_a_fact(value: Any) -> None
     obs["valueQuantity"] = value
     profile = ingest([obs], as_of=AS_OF)
     assert bool(profile.labs) != bool(profile.problems)
+
+
+def test_malformed_supporting_resources_are_not_fatal() -> None:
+    from tests.ingest.builders import tumour_size
+
+    k = ki67("k", 4.0, specimen="#spec")
+    k["contained"] = 5
+    lesion = tumour_size("ts", 2.0, focus="BodyStructure/b")
+    structure = {
+        "resourceType": "BodyStructure",
+        "id": "b",
+        "extension": [{"url": "x/mcode-related-condition", "valueReference": []}, "junk"],
+        "identifier": "not-a-list",
+        "location": 7,
+    }
+    medication = {"resourceType": "Medication", "id": "m", "code": "x", "ingredient": "y"}
+    request = med_request("r", cc("http://www.nlm.nih.gov/research/umls/rxnorm", "0"))
+    del request["medicationCodeableConcept"]
+    request["medicationReference"] = {"reference": "Medication/m"}
+    spec = specimen("s", "10200004")
+    spec["collection"] = ["junk"]
+    k2 = ki67("k2", 5.0, specimen="Specimen/s")
+    profile = ingest([k, lesion, structure, medication, request, spec, k2], as_of=AS_OF)
+    assert sorted(r.source for r in profile.ki67) == ["Observation/k", "Observation/k2"]
+    assert [lesion.size_cm for lesion in profile.lesions] == [2.0]

@@ -126,3 +126,31 @@ def test_two_gunicorn_workers_on_postgres_lose_nothing_under_concurrency(tmp_pat
         assert server.output().count("Booting worker") >= 2  # two gunicorn workers shared the load
         assert "/nelm_ops_" in server.output()  # the banner names the database (never a password)
     assert server.proc.returncode == 0
+
+
+def test_replicas_share_the_replay_cache_and_feedback_through_postgres(tmp_path: Path, pg_url: str) -> None:
+    # Two replicas behind one public URL, as behind a load balancer: the JWT audience is that URL.
+    env = {"NELM_DATABASE_URL": pg_url, "NELM_EXTERNAL_BASE_URL": "https://nelm.example.test"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with nelm_serve(tmp_path / "a", env, workers=1) as a, nelm_serve(tmp_path / "b", env, workers=1) as b:
+        s = requests.Session()
+        token = a.token(s, "/cds-services")
+        assert s.get(f"{a.base_url}/cds-services", headers={"Authorization": f"Bearer {token}"}, timeout=30).ok
+        replay = s.get(f"{b.base_url}/cds-services", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert replay.status_code == 401  # the other replica has seen this jti: replay refused
+        fresh = s.get(f"{b.base_url}/cds-services", timeout=30,
+                      headers={"Authorization": f"Bearer {b.token(s, '/cds-services')}"})
+        assert fresh.status_code == 200
+        service_id, body = hook_body(fresh.json(), "patient-view", vignette_paths()[0])
+        url = f"/cds-services/{service_id}"
+        r = s.post(a.base_url + url, json=body, timeout=60, headers={"Authorization": f"Bearer {a.token(s, url)}"})
+        assert r.status_code == 200
+        card = next(c for c in r.json()["cards"] if c.get("uuid"))
+        stamp = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        fb_url = f"{url}/feedback"
+        fb = s.post(b.base_url + fb_url, json={"feedback": [feedback_for(card, stamp)]}, timeout=60,
+                    headers={"Authorization": f"Bearer {b.token(s, fb_url)}"})
+        assert fb.status_code == 200  # feedback on a card another replica issued
+    assert [row[0] for row in _rows(pg_url, "SELECT card_uuid FROM feedback")] == [card["uuid"]]
+    assert body["hookInstance"] in {row[0] for row in _rows(pg_url, "SELECT hook_instance FROM hook_audit")}

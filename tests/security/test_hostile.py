@@ -261,3 +261,18 @@ def test_paired_surrogates_are_ordinary_text(client: FlaskClient, es_signer: Sig
     raw = json.dumps(hook_body()).replace('"Practitioner/onc-42"', '"Practitioner/onc-\\ud83d\\ude00"')
     response = _post(client, es_signer, PATHWAY, raw.encode())
     assert response.status_code == 200
+
+
+def test_access_token_scoped_to_another_patient_is_refused(client: FlaskClient, es_signer: Signer) -> None:
+    body = hook_body(
+        fhirServer="https://fhir.ehr-es.example.test/r4",
+        fhirAuthorization={
+            "access_token": "t",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "nelm-cds",
+            "patient": OTHER_PATIENT,
+        },
+    )
+    assert_outcome(_post(client, es_signer, PATHWAY, body), 400, "fhirAuthorization.patient")

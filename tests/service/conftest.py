@@ -73,3 +73,11 @@ def postgres_app(tmp_path: Path, postgres_url: str) -> Iterator[Flask]:
     app = make_app(tmp_path, database_url=postgres_url)
     yield app
     store_of(app).dispose()
+
+
+@pytest.fixture(scope="module")
+def module_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One app per test module, for tests that only read (golden, integration, evidence pages)."""
+    app = make_app(tmp_path_factory.mktemp("service-app"))
+    yield app
+    store_of(app).dispose()

@@ -151,3 +151,6 @@ def test_not_recommended_order_is_a_warning_with_removal() -> None:
     assert cards[0]["indicator"] == "warning"
     assert cards[0]["summary"] == "Not recommended for this patient: Radiofrequency ablation"
     assert cards[0]["suggestions"][0]["actions"][0]["type"] == "delete"
+    # no ablation option is rated well: the best-rated option of any family is offered, marked recommended
+    replace = cards[0]["suggestions"][1]
+    assert replace["label"] == "Replace with PRRT (recommended)" and replace["isRecommended"] is True

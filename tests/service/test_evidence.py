@@ -11,6 +11,13 @@ from tests.service.requests_ import patient_view
 from tests.service.vignettes import bundle
 
 
+@pytest.fixture
+def app(module_app: Flask) -> Flask:
+    """This module's tests only read: they share one app."""
+    return module_app
+
+
+
 @pytest.mark.parametrize("modality", [m.value for m in Modality])
 def test_every_modality_has_an_evidence_page(client: FlaskClient, modality: str) -> None:
     response = client.get(f"/evidence/{modality}")

@@ -19,6 +19,12 @@ from tests.support.sekmet import FhirServer
 pytestmark = pytest.mark.fhirserver
 VIDS = sorted(EXPECTED)
 
+@pytest.fixture
+def app(module_app: Flask) -> Flask:
+    """This module's tests only read: they share one app."""
+    return module_app
+
+
 
 @pytest.fixture(scope="module")
 def loaded(fhir_server: FhirServer) -> FhirServer:

@@ -113,3 +113,24 @@ def test_db_upgrade_command(tmp_path: Path, postgres_url: str) -> None:
                                                            "postgresql://nobody@127.0.0.1:1/none"},
                          capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 1 and "OperationalError" in bad.stderr
+
+
+def test_initial_revision_downgrades_cleanly(tmp_path: Path) -> None:
+    from alembic import command
+
+    from cds_hooks.store import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'mig.sqlite3'}"
+    s = Store(url)
+    config = alembic_config(url)
+    with s.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001_initial")
+    assert {"feedback", "hook_audit", "jwt_replay"} <= set(sa.inspect(s.engine).get_table_names())
+    with s.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+    assert set(sa.inspect(s.engine).get_table_names()) == {"alembic_version"}
+    s.upgrade()
+    assert s.ping()
+    s.dispose()

@@ -25,6 +25,12 @@ from tests.service.vignettes import EXPECTED, bundle, draft_order, normal_form, 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 VIDS = sorted(EXPECTED)
 
+@pytest.fixture
+def app(module_app: Flask) -> Flask:
+    """This module's tests only read: they share one app."""
+    return module_app
+
+
 
 def _post(app: Flask, service: str, body: dict[str, Any]) -> dict[str, Any]:
     response = app.test_client().post(f"/cds-services/{service}", json=body,

@@ -1,0 +1,98 @@
+"""The cheap Observation check never accepts what full FHIR R4B validation rejects, and reads the same values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B.observation import Observation
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from nelm_fhir.ingest.fastpath import fast_observation
+from tests.ingest.builders import LOINC, cc, lab, observation
+
+odd = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=False),
+    st.text(max_size=6),
+    st.just([]),
+    st.just({}),
+)
+dates = st.one_of(
+    st.sampled_from(["2026-11-01", "2026-11", "2026", "2026-11-01T10:00:00Z", "2026-11-01T10:00:00"]), odd
+)
+statuses = st.one_of(st.sampled_from(["final", "preliminary", "amended", "cancelled", "bogus", "Final"]), odd)
+units = st.one_of(st.sampled_from(["g/dL", "10*9/L", "mg/dL", "a b", " g/dL"]), odd)
+quantities = st.one_of(
+    st.fixed_dictionaries(
+        {"value": st.one_of(st.floats(-1e6, 1e6), st.integers(-10, 10**6), odd)},
+        optional={
+            "unit": units,
+            "system": units,
+            "code": units,
+            "comparator": st.one_of(st.sampled_from(["<", ">=", "~"]), odd),
+        },
+    ),
+    odd,
+)
+values = st.one_of(
+    st.fixed_dictionaries({"valueQuantity": quantities}),
+    st.fixed_dictionaries({"valueInteger": st.one_of(st.integers(-(2**40), 2**40), odd)}),
+    st.fixed_dictionaries({"valueBoolean": odd}),
+    st.fixed_dictionaries({"valueCodeableConcept": st.one_of(st.just(cc(LOINC, "LA9622-7")), odd)}),
+    st.just({"valueQuantity": {"value": 1, "unit": "g/dL"}, "valueInteger": 1}),
+    st.just({}),
+)
+
+
+@st.composite
+def observations(draw: st.DrawFn) -> dict[str, Any]:
+    obs = observation("o1", cc(LOINC, "718-7"))
+    obs.pop("effectiveDateTime")
+    obs.update(draw(values))
+    if draw(st.booleans()):
+        obs["status"] = draw(statuses)
+    if draw(st.booleans()):
+        obs["effectiveDateTime"] = draw(dates)
+    if draw(st.booleans()):
+        obs["issued"] = draw(dates)
+    if draw(st.booleans()):
+        obs["id"] = draw(st.one_of(st.sampled_from(["ok-1", "bad id", "x" * 65]), odd))
+    if draw(st.booleans()):
+        obs["code"] = draw(st.one_of(st.just({"coding": [{"system": 1, "code": "x"}]}), odd))
+    if draw(st.booleans()):
+        obs[draw(st.sampled_from(["valueQuantityy", "note", "referenceRange", "subject"]))] = draw(odd)
+    return obs
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=observations())
+def test_fast_check_accepts_only_what_r4b_accepts_and_reads_the_same_value(raw: dict[str, Any]) -> None:
+    fast = fast_observation(raw)
+    if fast is None:
+        return
+    try:
+        model = Observation.model_validate(raw)
+    except ValidationError as exc:  # pragma: no cover - the failure this test exists to find
+        raise AssertionError(f"fast path accepted an invalid Observation: {exc}") from exc
+    assert fast.status == model.status
+    if fast.valueQuantity is not None:
+        assert model.valueQuantity is not None
+        assert fast.valueQuantity.value == float(model.valueQuantity.value)
+        assert (fast.valueQuantity.unit, fast.valueQuantity.code) == (
+            model.valueQuantity.unit,
+            model.valueQuantity.code,
+        )
+    if fast.valueInteger is not None:
+        assert fast.valueInteger == model.valueInteger
+    if fast.valueBoolean is not None:
+        assert fast.valueBoolean is model.valueBoolean
+
+
+def test_a_routine_lab_takes_the_fast_path_and_a_complex_one_does_not() -> None:
+    assert fast_observation(lab("hb", "718-7", 13.5, "g/dL")) is not None
+    with_specimen = lab("hb", "718-7", 13.5, "g/dL", specimen={"reference": "Specimen/s"})
+    assert fast_observation(with_specimen) is None
