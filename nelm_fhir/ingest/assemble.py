@@ -28,6 +28,7 @@ from nelm_fhir.model import (
     ProcedureRecord,
 )
 from nelm_fhir.model.grading import assess_grade
+from nelm_fhir.terminology.systems import FINDING
 
 __all__ = ["SYNCHRONOUS_WINDOW_DAYS", "assemble"]
 
@@ -142,7 +143,7 @@ def _primary(out: Collected, ctx: Ctx, nelm: Sequence[ConditionRecord]) -> Prima
                 site=PrimarySite.UNKNOWN,
                 status=PrimaryStatus.UNKNOWN_PRIMARY,
                 source=status_fact.source,
-                code="",
+                code=f"{FINDING}|unknown-primary",
                 portal_drained=None,
                 status_source=status_fact.source,
             )
@@ -242,11 +243,13 @@ def _all_procedures(out: Collected, primary: PrimaryTumour | None) -> list[Proce
             continue
         if primary is not None and primary.source in note.reasons:
             records.append(
-                ProcedureRecord(kind=ProcedureKind.PRIMARY_RESECTION, code="", source=note.source, date=note.date)
+                ProcedureRecord(
+                    kind=ProcedureKind.PRIMARY_RESECTION, code=note.code, source=note.source, date=note.date
+                )
             )
         elif nelm_sources.intersection(note.reasons) or "metastasis:liver" in note.reasons:
             records.append(
-                ProcedureRecord(kind=ProcedureKind.LIVER_RESECTION, code="", source=note.source, date=note.date)
+                ProcedureRecord(kind=ProcedureKind.LIVER_RESECTION, code=note.code, source=note.source, date=note.date)
             )
     return records
 

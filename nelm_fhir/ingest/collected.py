@@ -48,6 +48,7 @@ class ProcedureNote:
 
     source: str
     concept: str
+    code: str  # "system|code" as sent
     reasons: tuple[str, ...]  # referenced Condition keys (Type/id) and reason concept keys
     date: dt.date | None
 

@@ -18,10 +18,19 @@ from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 
-__all__ = ["FastConcept", "FastObservation", "FastQuantity", "fast_observation"]
+__all__ = [
+    "DATE_TIME",
+    "ID",
+    "FastConcept",
+    "FastObservation",
+    "FastQuantity",
+    "codings_ok",
+    "fast_observation",
+    "matches",
+]
 
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-_DATE_TIME = re.compile(
+ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+DATE_TIME = re.compile(
     r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])"
     r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|([+\-])((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?"
 )
@@ -91,7 +100,8 @@ class FastObservation:
 
 
 @lru_cache(maxsize=4096)
-def _matches(pattern: re.Pattern[str], value: str) -> bool:
+def matches(pattern: re.Pattern[str], value: str) -> bool:
+    """Return True when ``value`` fully matches ``pattern`` (answers cached)."""
     # Charts repeat the same dates, systems and units thousands of times: remember the answers.
     return pattern.fullmatch(value) is not None
 
@@ -100,12 +110,13 @@ def _opt_str(holder: dict[str, Any], key: str, pattern: re.Pattern[str] | None =
     value = holder.get(key)
     if value is None:
         return key not in holder, None
-    if not isinstance(value, str) or (pattern is not None and not _matches(pattern, value)):
+    if not isinstance(value, str) or (pattern is not None and not matches(pattern, value)):
         return False, None
     return True, value
 
 
-def _codings_ok(concept: Any) -> bool:
+def codings_ok(concept: Any) -> bool:
+    """Return True when ``concept`` is a CodeableConcept whose codings have string elements."""
     if not isinstance(concept, dict):
         return False
     codings = concept.get("coding")
@@ -147,15 +158,15 @@ def fast_observation(raw: dict[str, Any]) -> FastObservation | None:
     if not _ELEMENTS.issuperset(raw) or not _NEEDS_MODEL.isdisjoint(raw) or not _OTHER_VALUES.isdisjoint(raw):
         return None
     rid = raw.get("id")
-    if rid is not None and (not isinstance(rid, str) or _ID.fullmatch(rid) is None):  # ids are unique: no cache
+    if rid is not None and (not isinstance(rid, str) or ID.fullmatch(rid) is None):  # ids are unique: no cache
         return None
     status = raw.get("status")
-    if not isinstance(status, str) or status not in _STATUSES or not _codings_ok(raw.get("code")):
+    if not isinstance(status, str) or status not in _STATUSES or not codings_ok(raw.get("code")):
         return None
     subject = raw.get("subject")
     if subject is not None and (not isinstance(subject, dict) or not isinstance(subject.get("reference", ""), str)):
         return None
-    ok_eff, effective = _opt_str(raw, "effectiveDateTime", _DATE_TIME)
+    ok_eff, effective = _opt_str(raw, "effectiveDateTime", DATE_TIME)
     ok_issued, issued = _opt_str(raw, "issued", _INSTANT)
     if not (ok_eff and ok_issued):
         return None
@@ -173,7 +184,7 @@ def fast_observation(raw: dict[str, Any]) -> FastObservation | None:
         return FastObservation(status, effective, issued, valueInteger=value)
     if kind == "valueBoolean":
         return FastObservation(status, effective, issued, valueBoolean=value) if isinstance(value, bool) else None
-    if not _codings_ok(value):
+    if not codings_ok(value):
         return None
     codings = tuple(FastCoding(system=c.get("system"), code=c.get("code")) for c in value["coding"])
     return FastObservation(status, effective, issued, valueCodeableConcept=FastConcept(coding=codings))

@@ -11,6 +11,7 @@ from fhir.resources.R4B.medicationstatement import MedicationStatement
 
 from nelm_fhir.ingest.collected import Collected
 from nelm_fhir.ingest.common import Ctx, Item, coding_pairs, raw_list, to_date, validated
+from nelm_fhir.ingest.fastmeds import fast_medication
 from nelm_fhir.model import DrugClass, DrugExposure, ExposureState
 from nelm_fhir.terminology import MappingEntry
 
@@ -79,8 +80,11 @@ def _dates(model: Any, rtype: str) -> tuple[dt.date | None, dt.date | None]:
 def read_medication(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) -> None:
     """Validate one relevant medication resource and add the exposure (current or past) to ``out``."""
     rtype = str(item.raw.get("resourceType"))
-    model: Any
-    if rtype == "MedicationRequest":
+    model: Any = fast_medication(item.raw)
+    if model is not None:
+        if model.intent in _NOT_AN_EXPOSURE_INTENT:
+            return
+    elif rtype == "MedicationRequest":
         model = validated(MedicationRequest, item, ctx)
         if model is not None and model.intent in _NOT_AN_EXPOSURE_INTENT:
             return

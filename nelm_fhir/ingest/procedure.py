@@ -69,7 +69,9 @@ def read_procedure(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) ->
         found = ctx.term.first(model_codings(concept), "primary", "metastasis")
         if found is not None:
             reasons.append(found.concept)
-    out.procedure_notes.append(ProcedureNote(source=item.ref, concept=name, reasons=tuple(reasons), date=date))
+    out.procedure_notes.append(
+        ProcedureNote(source=item.ref, concept=name, code=code, reasons=tuple(reasons), date=date)
+    )
     if name == "surgical":
         return  # a generic surgical procedure: its reason decides what it was (see assemble)
     kind = ProcedureKind.PRIMARY_RESECTION if name in _PRIMARY_RESECTIONS else ProcedureKind(name)

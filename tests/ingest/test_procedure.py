@@ -100,7 +100,9 @@ def test_generic_surgery_is_classified_by_its_reason() -> None:
         procedure("liver-op", cc(SNOMED, "387713003"), reasonReference=[{"reference": "Condition/nelm"}]),
         procedure("unknown-op", cc(SNOMED, "387713003")),
     )
-    assert [(r.kind, r.source) for r in prof.procedures] == [(ProcedureKind.LIVER_RESECTION, "Procedure/liver-op")]
+    assert [(r.kind, r.source, r.code) for r in prof.procedures] == [
+        (ProcedureKind.LIVER_RESECTION, "Procedure/liver-op", f"{SNOMED}|387713003")
+    ]
 
 
 def test_an_invalid_procedure_is_a_problem_with_its_path() -> None:

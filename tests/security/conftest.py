@@ -103,7 +103,7 @@ def trust_file(tmp_path: Path, es_signer: Signer, rs_signer: Signer, tenant_sign
                 "tenants": ["hospital-a"],
             },
         ],
-        jwks_min_refetch_seconds=0.01,
+        jwks_min_refetch_seconds=1e-6,  # rotation tests re-fetch at once; the rate limit has its own test
     )
 
 
