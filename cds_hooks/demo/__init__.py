@@ -25,6 +25,7 @@ from cds_hooks.demo.patients import (
     list_demo_patients,
     load_demo_bundle,
 )
+from cds_hooks.evaluation import today
 from cds_hooks.jsonbody import BodyError, parse_json_object
 from cds_hooks.security.dev_signer import DevSignerUnavailable, demo_token
 from cds_hooks.validate import validate_cds_response
@@ -116,7 +117,7 @@ def patients() -> Response:
 @bp.get("/api/patients/<patient_id>/record")
 def record(patient_id: str) -> Response:
     """Return the demo patient's whole record (the vignette Bundle) for the chart view."""
-    return jsonify(load_demo_bundle(_patient(patient_id).path))
+    return jsonify(load_demo_bundle(_patient(patient_id).path, as_of=today(current_app)))
 
 
 @bp.post("/api/prefetch")
@@ -131,7 +132,7 @@ def prefetch() -> Response:
     if not isinstance(context, dict):
         abort(400, description="'context' must be the hook context object")
     try:
-        return jsonify(fulfil_prefetch(load_demo_bundle(patient.path), templates, context))
+        return jsonify(fulfil_prefetch(load_demo_bundle(patient.path, as_of=today(current_app)), templates, context))
     except DemoDataError as exc:
         abort(400, description=str(exc))
 

@@ -96,15 +96,45 @@ class DemoPatient:
     path: Path
 
 
-def load_demo_bundle(path: Path) -> dict[str, Any]:
-    """Return the FHIR Bundle in ``path``; raises DemoDataError when it is not a Bundle."""
+def load_demo_bundle(path: Path, *, as_of: dt.date | None = None) -> dict[str, Any]:
+    """Return the FHIR Bundle in ``path``, its dates moved to ``as_of`` if given; raises DemoDataError.
+
+    The vignettes are written as of their ``Bundle.timestamp``; a demo run months later would
+    otherwise see every lab as stale. Moving every date by the same number of days keeps ages,
+    intervals and "months stable" exactly as the vignette states them.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise DemoDataError(f"{path.name}: not readable JSON ({exc})") from exc
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         raise DemoDataError(f"{path.name}: not a FHIR Bundle")
+    stamp = data.get("timestamp")
+    if as_of is not None and isinstance(stamp, str) and _ISO_DATE.match(stamp):
+        days = (as_of - dt.date.fromisoformat(stamp[:10])).days
+        if days:
+            shifted: dict[str, Any] = _shift_dates(data, dt.timedelta(days=days))
+            return shifted
     return data
+
+
+_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T.*)?$")
+_SHIFTED_KEYS = frozenset({"date", "issued", "start", "end", "timestamp", "authoredOn", "dateAsserted",
+                           "recorded", "lastUpdated"})
+
+
+def _shift_dates(value: Any, delta: dt.timedelta, key: str = "") -> Any:
+    """Return ``value`` with every full date in a date-typed element moved by ``delta``."""
+    if isinstance(value, dict):
+        return {k: _shift_dates(v, delta, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shift_dates(v, delta, key) for v in value]
+    if isinstance(value, str) and (key in _SHIFTED_KEYS or key.endswith(("Date", "DateTime"))):
+        match = _ISO_DATE.match(value)
+        if match:
+            moved = dt.date.fromisoformat(match.group(1)) + delta
+            return moved.isoformat() + (match.group(2) or "")
+    return value
 
 
 def _resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from flask import Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from cds_hooks.demo.patients import load_demo_bundle
 from cds_hooks.privacy import hash_patient_id
 from cds_hooks.smart import oauth
 from cds_hooks.smart.capture import FIELDS, build_observation, validate_form
@@ -96,7 +96,9 @@ class _Loaded:
 
 def _read_record(state: SmartState, sid: str, data: dict[str, Any]) -> _Loaded:
     if data["kind"] == "dev":
-        bundle = json.loads(Path(str(data["bundle_file"])).read_text(encoding="utf-8"))
+        # the vignette's dates are moved to the evaluation date, as the /demo page does
+        as_of = evaluation_date(state.settings, data.get("now"))
+        bundle = load_demo_bundle(Path(str(data["bundle_file"])), as_of=as_of)
         rec = RecordFetch(resources=[e["resource"] for e in bundle.get("entry", []) if "resource" in e])
         captured = [dict(o) for o in data.get("captured", [])]
         rec.resources.extend(captured)

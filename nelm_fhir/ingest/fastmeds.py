@@ -14,21 +14,16 @@ from typing import Any
 from fhir.resources.R4B.medicationadministration import MedicationAdministration
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.medicationstatement import MedicationStatement
-from pydantic import BaseModel
 
-from nelm_fhir.ingest.fastpath import DATE_TIME, ID, codings_ok, matches
+from nelm_fhir.ingest.fastpath import DATE_TIME, ID, codings_ok, element_shapes, matches, shapes_ok
 
 __all__ = ["FastMedication", "FastPeriod", "fast_medication"]
 
 
-def _elements(model: type[BaseModel]) -> frozenset[str]:
-    return frozenset({"resourceType", *(f.alias or name for name, f in model.model_fields.items())})
-
-
-_ELEMENTS = {
-    "MedicationRequest": _elements(MedicationRequest),
-    "MedicationStatement": _elements(MedicationStatement),
-    "MedicationAdministration": _elements(MedicationAdministration),
+_SHAPES = {
+    "MedicationRequest": element_shapes(MedicationRequest),
+    "MedicationStatement": element_shapes(MedicationStatement),
+    "MedicationAdministration": element_shapes(MedicationAdministration),
 }
 _STATUSES = {
     "MedicationRequest": frozenset(
@@ -96,9 +91,9 @@ def _reference_ok(value: Any, *, required: bool) -> bool:
 def fast_medication(raw: dict[str, Any]) -> FastMedication | None:
     """Return the read elements of a well-formed medication resource, or None when full validation must decide."""
     rtype = raw.get("resourceType")
-    if not isinstance(rtype, str) or rtype not in _ELEMENTS:
+    if not isinstance(rtype, str) or rtype not in _SHAPES:
         return None
-    if not _ELEMENTS[rtype].issuperset(raw) or not _NEEDS_MODEL.isdisjoint(raw):
+    if not _NEEDS_MODEL.isdisjoint(raw) or not shapes_ok(raw, _SHAPES[rtype]):
         return None
     rid = raw.get("id")
     if rid is not None and (not isinstance(rid, str) or ID.fullmatch(rid) is None):

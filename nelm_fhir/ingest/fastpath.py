@@ -12,11 +12,15 @@ notes, interpretation) are left to the sending system.
 from __future__ import annotations
 
 import re
+import types
+import typing
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
+from pydantic import BaseModel
 
 __all__ = [
     "DATE_TIME",
@@ -43,7 +47,60 @@ _STATUSES = frozenset(
     {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}
 )
 _COMPARATORS = frozenset({"<", "<=", ">=", ">"})
-_ELEMENTS = frozenset({"resourceType", *(f.alias or name for name, f in Observation.model_fields.items())})
+
+
+def element_shapes(model: type[BaseModel]) -> dict[str, str]:
+    """Return each JSON element of ``model`` with its shape: list-object, list-primitive, object or primitive."""
+    shapes: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        annotation: Any = info.annotation
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        if typing.get_origin(annotation) is list:
+            (item,) = typing.get_args(annotation)
+            shapes[info.alias or name] = "list-" + _shape(item)
+        else:
+            shapes[info.alias or name] = _shape(annotation)
+    return shapes
+
+
+def _shape(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Annotated or annotation in (str, bool, int, float, Decimal):
+        return "primitive"
+    return "object"
+
+
+_PRIMITIVE = (str, int, float, bool)
+
+
+def shapes_ok(raw: dict[str, Any], shapes: dict[str, str]) -> bool:
+    """Return True when every element of ``raw`` is known and has its JSON shape (no nulls, no empty arrays).
+
+    The content of elements the ingest does not read is not checked further.
+    """
+    for key, value in raw.items():
+        if key == "resourceType":
+            continue
+        shape = shapes.get(key)
+        if shape is None or value is None:
+            return False
+        if shape == "object":
+            if not isinstance(value, dict) or not value:
+                return False
+        elif shape == "primitive":
+            if not isinstance(value, _PRIMITIVE):
+                return False
+        else:
+            if not isinstance(value, list) or not value:
+                return False
+            wanted = dict if shape == "list-object" else _PRIMITIVE
+            if not all(isinstance(item, wanted) and item != {} for item in value):
+                return False
+    return True
+
+
+_SHAPES = element_shapes(Observation)
+_ELEMENTS = frozenset({"resourceType", *_SHAPES})
 _READ_VALUES = frozenset({"valueQuantity", "valueInteger", "valueBoolean", "valueCodeableConcept"})
 _OTHER_VALUES = frozenset(k for k in _ELEMENTS if k.lstrip("_").startswith("value")) - _READ_VALUES
 # Elements that need the full model (their content is read) or change the meaning of the resource.
@@ -155,7 +212,7 @@ _QUANTITY_KEYS = frozenset({"value", "unit", "system", "code", "comparator", "id
 
 def fast_observation(raw: dict[str, Any]) -> FastObservation | None:
     """Return the read elements of a simple, well-formed Observation, or None when full validation must decide."""
-    if not _ELEMENTS.issuperset(raw) or not _NEEDS_MODEL.isdisjoint(raw) or not _OTHER_VALUES.isdisjoint(raw):
+    if not _NEEDS_MODEL.isdisjoint(raw) or not _OTHER_VALUES.isdisjoint(raw) or not shapes_ok(raw, _SHAPES):
         return None
     rid = raw.get("id")
     if rid is not None and (not isinstance(rid, str) or ID.fullmatch(rid) is None):  # ids are unique: no cache

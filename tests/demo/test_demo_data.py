@@ -84,3 +84,28 @@ def test_draft_orders_are_coded_with_the_modality_system() -> None:
     assert draft_order("tace", "p1")["id"] != sr["id"]
     with pytest.raises(DemoDataError):
         draft_order("homeopathy", "p1")
+
+
+def test_demo_bundles_move_to_the_evaluation_date_keeping_intervals() -> None:
+    """A demo run months after the vignettes were written sees the same ages, intervals and freshness."""
+    import datetime as dt
+    from pathlib import Path
+
+    from cds_hooks.demo.patients import load_demo_bundle
+    from nelm_fhir.ingest import ingest
+
+    path = Path(__file__).resolve().parents[1] / "vignettes" / "V14.json"
+    original = load_demo_bundle(path)
+    written = dt.date.fromisoformat(original["timestamp"][:10])
+    later = written + dt.timedelta(days=400)
+    moved = load_demo_bundle(path, as_of=later)
+    assert moved["timestamp"].startswith(later.isoformat())
+    before = ingest(original, as_of=written)
+    after = ingest(moved, as_of=later)
+    assert after.age_years == before.age_years or (
+        after.age_years is not None and before.age_years is not None and after.age_years.value == before.age_years.value
+    )
+    assert [lab.date for lab in after.labs] == [
+        lab.date + dt.timedelta(days=400) for lab in before.labs if lab.date is not None
+    ]
+    assert load_demo_bundle(path, as_of=written) == original

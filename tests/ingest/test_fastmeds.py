@@ -54,7 +54,7 @@ def medications(draw: st.DrawFn) -> dict[str, Any]:
     return raw
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=medications())
 def test_fast_check_accepts_only_what_r4b_accepts(raw: dict[str, Any]) -> None:
     fast = fast_medication(raw)

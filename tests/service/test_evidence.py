@@ -26,8 +26,25 @@ def test_every_modality_has_an_evidence_page(client: FlaskClient, modality: str)
     doc = client.get(f"/evidence/{modality}?format=json").get_json()
     assert doc["modality"] == modality and doc["rulesVersion"]
     for ref in doc["references"]:
-        listed = int(ref["number"]) <= 116  # the seed's reference list as provided ends at [116]
-        assert ("reference list as provided ends" not in ref["citation"]) is listed, ref
+        # the seed review's reference list runs to [117]; every cited number has its citation
+        assert 1 <= int(ref["number"]) <= 117, ref
+        assert "reference list as provided ends" not in ref["citation"], ref
+
+
+def test_reference_list_matches_the_seed_review() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    seed = Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_b13325dc93ffedd2.txt"
+    if not seed.exists():
+        pytest.skip(f"{seed} not beside the repository")
+    numbered = dict(re.findall(r"^(\d+)\. (.+)$", seed.read_text(encoding="utf-8"), flags=re.M))
+    ours = json.loads(
+        (Path(__file__).resolve().parents[2] / "cds_hooks" / "evidence_references.json").read_text(encoding="utf-8")
+    )["references"]
+    assert set(ours) == set(numbered)
+    assert all(ours[n] == numbered[n].strip() for n in numbered)
 
 
 def test_transplant_page_lists_milan_thresholds_and_references(client: FlaskClient) -> None:
