@@ -33,6 +33,7 @@ __all__ = ["product_env", "product_templates", "record_with_prefetch", "run_fall
 
 PATIENT = "bench-p1"
 SERVICES = (("patient-view", "nelm-pathway"), ("order-sign", "nelm-order-sign"))
+PACED_SHARE = 0.5  # paced clients offer this share of the throughput ours sustained at saturation
 
 
 def product_env(workdir: Path) -> dict[str, str]:
@@ -121,6 +122,7 @@ def run_http(args: argparse.Namespace, report: Report, raw: dict[str, Any], work
     env = product_env(workdir)
     ratios: list[float] = []
     p99s: list[float] = []
+    paced_p99s: list[float] = []
     firsts: list[float] = []
     rss_all: list[float] = []
     raw["http"] = []
@@ -142,7 +144,15 @@ def run_http(args: argparse.Namespace, report: Report, raw: dict[str, Any], work
                                              connections=args.connections, workdir=workdir))
                     base_runs.append(run_wrk(f"{base.url}/cds-services/baseline", bodies[sid],
                                              seconds=args.duration, connections=args.connections, workdir=workdir))
-                bad = [r for r in ours_runs + base_runs if not r.clean]
+                # Paced: the same 8 clients, each pausing so that together they offer about half of
+                # what ours sustained at saturation: latency when the service is busy, not overrun.
+                offered = statistics.median(r.rps for r in ours_runs) * PACED_SHARE
+                delay_ms = args.connections / offered * 1000 if offered > 0 else 1000.0
+                paced_runs = [run_wrk(f"{ours.url}/cds-services/{sid}", bodies[sid], seconds=args.duration,
+                                      connections=args.connections, workdir=workdir, delay_ms=delay_ms)
+                              for _ in range(args.http_runs)]
+                paced_p99s.append(statistics.median(r.p99_ms for r in paced_runs))
+                bad = [r for r in ours_runs + base_runs + paced_runs if not r.clean]
                 if bad:
                     load.notes.append(f"{workers} workers {hook}: {len(bad)} run(s) had errors or non-2xx answers")
                 run_ratios = [o.rps / b.rps for o, b in zip(ours_runs, base_runs, strict=True) if b.rps]
@@ -154,6 +164,11 @@ def run_http(args: argparse.Namespace, report: Report, raw: dict[str, Any], work
                              _fmt([r.p99_ms for r in runs]), _fmt(run_ratios, 2) if name == "ours" else "")
                     raw["http"].append({"workers": workers, "hook": hook, "server": name,
                                         "runs": [dataclasses.asdict(r) for r in runs]})
+                load.add(workers, hook, f"ours, paced (clients wait {delay_ms:.0f} ms on average)",
+                         _fmt([r.rps for r in paced_runs], 0), _fmt([r.p50_ms for r in paced_runs]),
+                         _fmt([r.p99_ms for r in paced_runs]), "")
+                raw["http"].append({"workers": workers, "hook": hook, "server": "ours-paced", "delay_ms": delay_ms,
+                                    "runs": [dataclasses.asdict(r) for r in paced_runs]})
             for server in (ours, base):
                 rss = [kib * 1024 / 1e6 for kib in server.worker_rss_kib()]
                 pss = [kib * 1024 / 1e6 for kib in server.worker_pss_kib()]
@@ -166,13 +181,20 @@ def run_http(args: argparse.Namespace, report: Report, raw: dict[str, Any], work
                       "in-memory search that honours patient/code/category (a conforming EHR)")
     load.notes.append("same gunicorn.conf.py for both (gthread, preload); wrk runs on the same 2 cores as the "
                       "servers; ours and baseline alternate run by run")
+    load.notes.append("saturating rows: each client sends its next request as soon as the last is answered, so "
+                      "latency is mostly queueing (p50 ≈ clients / throughput); paced rows: the same clients "
+                      f"pause at random between requests, sized to offer ≈ {PACED_SHARE:.0%} of ours' saturated "
+                      "throughput (the achieved req/s is lower: each client also waits for its answer)")
     start.notes.append("first answer = gunicorn started → first hook POST answered 200 (ours: a 200-resource "
                        "patient-view); RSS = VmRSS of each worker after the load runs (pages shared with the "
                       "preloaded master counted in each); PSS splits shared pages between the processes")
     report.tables += [load, start]
     report.targets += [
         Target("HTTP throughput ours / baseline (worst row)", 0.5, "×", min(ratios, default=None), at_most=False),
-        Target(f"p99 at {args.connections} concurrent clients (worst row)", 50, "ms", max(p99s, default=None)),
+        Target(f"p99 at {args.connections} concurrent clients, saturating (worst row)", 50, "ms",
+               max(p99s, default=None)),
+        Target(f"p99 at {args.connections} concurrent clients, paced to ≈ {PACED_SHARE:.0%} load (worst row)", 50,
+               "ms", max(paced_p99s, default=None)),
         Target("RSS per worker after warm-up (largest)", 150, "MB", max(rss_all, default=None)),
         Target("start to first answered request (slowest start)", 2, "s", max(firsts, default=None)),
     ]

@@ -33,6 +33,19 @@ end
 """
 
 
+_PACED = """
+local seeded = false
+delay = function()
+  if not seeded then
+    math.randomseed(os.time() + math.floor(os.clock() * 1000000) %% 100000)
+    seeded = true
+  end
+  local wait = -math.log(1 - math.random()) * %(mean).1f
+  return math.floor(math.min(wait, 5 * %(mean).1f))
+end
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class WrkResult:
     """One wrk run: requests per second, latency percentiles in ms, and every kind of error."""
@@ -58,9 +71,15 @@ def wrk_path() -> str | None:
     return shutil.which("wrk")
 
 
-def lua_script(body_path: Path) -> str:
-    """Return the Lua script that posts the file at ``body_path`` and prints its JSON summary."""
-    return _LUA % {"path": json.dumps(str(body_path)), "marker": MARKER}
+def lua_script(body_path: Path, delay_ms: float | None = None) -> str:
+    """Return the Lua script that posts ``body_path`` (each connection pausing ``delay_ms`` between
+    requests when given) and prints its JSON summary."""
+    script = _LUA % {"path": json.dumps(str(body_path)), "marker": MARKER}
+    if delay_ms is not None:
+        # Exponential pauses (mean ``delay_ms``, capped at 5x): clients that wait a fixed time stay in
+        # lock-step and arrive as bursts of 8; random pauses spread them like independent users.
+        script += _PACED % {"mean": max(1.0, float(delay_ms))}
+    return script
 
 
 def parse_wrk(stdout: str) -> WrkResult:
@@ -84,13 +103,16 @@ def parse_wrk(stdout: str) -> WrkResult:
 
 
 def run_wrk(url: str, body_path: Path, *, connections: int = 8, threads: int = 2, seconds: float = 5.0,
-            workdir: Path) -> WrkResult:
-    """Run wrk against ``url`` posting ``body_path``; raises RuntimeError when wrk is missing or fails."""
+            workdir: Path, delay_ms: float | None = None) -> WrkResult:
+    """Run wrk against ``url`` posting ``body_path``; raises RuntimeError when wrk is missing or fails.
+
+    Without ``delay_ms`` every connection sends its next request as soon as the last is answered (a
+    closed loop at saturation); with it, each connection waits that long first (paced clients)."""
     exe = wrk_path()
     if exe is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk; .ci/run installs it)")
-    script = workdir / f"{body_path.stem}.lua"
-    script.write_text(lua_script(body_path))
+    script = workdir / f"{body_path.stem}-{'paced' if delay_ms is not None else 'closed'}.lua"
+    script.write_text(lua_script(body_path, delay_ms))
     cmd = [exe, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
            "-s", str(script), url]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)

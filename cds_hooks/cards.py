@@ -16,16 +16,21 @@ from typing import Any
 
 from cds_hooks.cardparts import (
     CardContext,
+    FactLine,
     coding_of,
     criterion_line,
     evidence_line,
+    facts_behind,
+    facts_by_source,
     label_of,
     link_to_app,
     md,
     new_uuid,
+    profile_facts,
     short,
     source_of,
 )
+from nelm_fhir.model import NelmProfile
 from nelm_fhir.pathways import TUMOUR_BOARD_NOTE
 from nelm_fhir.pathways.result import DataGap, Evaluation, ModalityResult, Status
 
@@ -92,21 +97,27 @@ def _fact_value(value: Any) -> str:
     return md(value)
 
 
-def _fact_lines(summary: dict[str, Any]) -> list[str]:
-    """Return one Markdown line per fact of the profile summary; nested groups (labs) as sub-items."""
+def _summary_lines(summary: dict[str, Any]) -> list[str]:
+    """Return one Markdown line per element of the profile summary (only when no profile was passed)."""
     lines: list[str] = []
     for key, value in summary.items():
         if value in (None, "", [], {}):
             continue
+        label = md(short_name(key).capitalize())
         if isinstance(value, dict) and "value" not in value and all(isinstance(v, dict) for v in value.values()):
-            lines.append(f"- {md(key)}:")
+            lines.append(f"- **{label}**:")
             lines += [f"  - {md(k)}: {_fact_value(v)}" for k, v in value.items()]
         else:
-            lines.append(f"- {md(key)}: {_fact_value(value)}")
+            lines.append(f"- **{label}** {_fact_value(value)}")
     return lines
 
 
-def _summary_card(evaluation: Evaluation, ctx: CardContext, folded: Sequence[ModalityResult]) -> dict[str, Any]:
+def _stale_sources(evaluation: Evaluation) -> frozenset[str]:
+    return frozenset(g.last_source for g in evaluation.data_gaps if g.stale and g.last_source)
+
+
+def _summary_card(evaluation: Evaluation, ctx: CardContext, folded: Sequence[ModalityResult],
+                  facts: Sequence[FactLine] | None) -> dict[str, Any]:
     recommended = _by_status(evaluation, Status.RECOMMENDED)
     consider = _by_status(evaluation, Status.CONSIDER)
     if recommended:
@@ -119,9 +130,11 @@ def _summary_card(evaluation: Evaluation, ctx: CardContext, folded: Sequence[Mod
         head += f"; {len(consider)} option{'s' if len(consider) > 1 else ''} to discuss at MDT"
     lines = [f"**Evaluation of {md(evaluation.patient)} on {evaluation.evaluated_at.isoformat()}** "
              f"(rules {md(evaluation.rules_version)}, configuration {md(evaluation.config_name)})", ""]
-    facts = _fact_lines(evaluation.profile_summary)
-    if facts:
-        lines += ["**Facts used**", "", *facts, ""]
+    stale = _stale_sources(evaluation)
+    fact_lines = ([f.markdown(stale=bool(stale.intersection(f.sources))) for f in facts] if facts is not None
+                  else _summary_lines(evaluation.profile_summary))
+    if fact_lines:
+        lines += ["**Facts used**", "", *fact_lines, ""]
     for title, group in (("Recommended", recommended), ("Consider (discuss at the tumour board)", consider)):
         if not group:
             continue
@@ -172,7 +185,7 @@ def _cause(result: ModalityResult) -> tuple[str, ...]:
 
 
 def _contraindication_cards(
-    evaluation: Evaluation, ctx: CardContext
+    evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine]
 ) -> tuple[list[dict[str, Any]], list[ModalityResult]]:
     groups: dict[tuple[str, ...], list[ModalityResult]] = {}
     for r in _by_status(evaluation, Status.CONTRAINDICATED):
@@ -191,6 +204,9 @@ def _contraindication_cards(
         lines += [criterion_line(c) for c in first.criteria if c.met is False] or [f"- {md(first.summary)}"]
         for r in group:
             lines += [f"- ⚠ {md(w)}" for w in r.warnings]
+        behind = facts_behind([s for c in unmet for s in c.sources], facts, _stale_sources(evaluation))
+        if behind:
+            lines += ["", "**Facts behind it**", "", *behind]
         lines += ["", f"Evidence: {evidence_line(first) or 'see the evidence page'}"]
         modalities = [r.modality.value for r in group]
         card: dict[str, Any] = {
@@ -198,8 +214,10 @@ def _contraindication_cards(
             "summary": summary,
             "detail": "\n".join(lines),
             "indicator": "warning",
-            "source": source_of(ctx, first.modality if len(group) == 1 else None,
-                                label=f"NELM Pathways: {label_of(first.modality)}"),
+            # One modality: its topic. Several (same cause): no single topic; the extension lists them and
+            # the url is the first one's evidence page, which carries the shared cause's evidence.
+            "source": source_of(ctx, first.modality, label=f"NELM Pathways: {label_of(first.modality)}",
+                                topic=len(group) == 1),
             "links": [link_to_app(ctx, {"modality": modalities[0]})],
         }
         if len(group) > 1:
@@ -237,7 +255,7 @@ def _draft_service_request(ctx: CardContext, display: str, coding: dict[str, str
     return resource
 
 
-def _data_gap_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, Any] | None:
+def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine]) -> dict[str, Any] | None:
     # The gap that blocks most options first.
     gaps = sorted(evaluation.data_gaps, key=lambda g: -len(g.blocks))
     if not gaps:
@@ -259,8 +277,14 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, Any] |
                 seen += f" ({md(gap.last_source)})"
         codes = ", ".join(f"`{c}`" for c in gap.codes)
         blocks = ", ".join(label_of(m) for m in gap.blocks)
-        lines.append(f"- **{md(short_name(gap.element))}** (`{md(gap.element)}`, {state}{seen}): {md(gap.why)}"
-                     + (f" Codes: {codes}." if codes else "") + (f" Blocks: {blocks}." if blocks else ""))
+        last = ""
+        if gap.last_source:
+            known = [f for f in facts_by_source(facts).get(gap.last_source, []) if f.value]
+            if known:
+                last = f" Last result: {md(known[0].label)} {md(known[0].value)}."
+        lines.append(f"- **{md(short_name(gap.element))}** (`{md(gap.element)}`, {state}{seen}): "
+                     f"{md(gap.why).rstrip('.')}."
+                     + last + (f" Codes: {codes}." if codes else "") + (f" Blocks: {blocks}." if blocks else ""))
         order = _order_for(gap)
         if order is not None:
             orders.setdefault(order[0], []).append((order[1], gap.why))
@@ -285,9 +309,12 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, Any] |
         "summary": short(summary),
         "detail": "\n".join(lines),
         "indicator": "warning",
+        # One blocked option: its topic and evidence page; several: the evidence index, and the extension.
         "source": source_of(ctx, blocked[0] if len(blocked) == 1 else None, label="NELM Pathways: data gaps"),
         "links": [link_to_app(ctx, {"view": "data-gaps"})],
     }
+    if len(blocked) > 1:
+        card["extension"] = {"org.nelm-cds.modalities": [m.value for m in blocked]}
     if suggestions:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = "any"
@@ -330,12 +357,17 @@ def unreadable_data_card(ctx: CardContext, reasons: Sequence[str]) -> dict[str, 
 
 
 def patient_view_cards(
-    evaluation: Evaluation, ctx: CardContext, *, unreadable: Sequence[str] = ()
+    evaluation: Evaluation, ctx: CardContext, *, unreadable: Sequence[str] = (), profile: NelmProfile | None = None
 ) -> list[dict[str, Any]]:
-    """Return the patient-view cards for ``evaluation``, most important first."""
-    contraindications, folded = _contraindication_cards(evaluation, ctx)
-    cards = [_summary_card(evaluation, ctx, folded), *contraindications]
-    gap = _data_gap_card(evaluation, ctx)
+    """Return the patient-view cards for ``evaluation``, most important first.
+
+    With ``profile`` (the engine's input) every card names its facts with labels, values, dates and FHIR
+    references; without it the summary card falls back to the evaluation's profile summary.
+    """
+    facts = profile_facts(profile) if profile is not None else None
+    contraindications, folded = _contraindication_cards(evaluation, ctx, facts or ())
+    cards = [_summary_card(evaluation, ctx, folded, facts), *contraindications]
+    gap = _data_gap_card(evaluation, ctx, facts or ())
     if gap is not None:
         cards.append(gap)
     if unreadable:

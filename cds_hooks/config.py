@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["REPO_ROOT", "Settings"]
+__all__ = ["DEV_ID_HASH_KEY", "MIN_PRODUCTION_KEY_LENGTH", "REPO_ROOT", "Settings"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEV_ID_HASH_KEY = "nelm-development-id-hash-key"  # public: hashes made with it are guessable
+MIN_PRODUCTION_KEY_LENGTH = 32
 
 
 def _bool(value: str) -> bool:
@@ -44,13 +46,30 @@ class Settings:
     pathway_config_file: Path | None = None  # site overrides of configurable thresholds
     smart_config_file: Path | None = None  # SMART app registrations (iss allow-list, client ids)
     secret_key: str | None = None  # Flask session signing; generated per process in development
-    id_hash_key: str = "nelm-development-id-hash-key"  # HMAC key for patient ids in logs/audit; set in production
+    id_hash_key: str = DEV_ID_HASH_KEY  # HMAC key for patient ids in logs/audit; set in production
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
         """Return True for the production environment."""
         return self.environment == "production"
+
+    def production_problems(self) -> list[str]:
+        """Return why these settings must not run in production (empty in development or when sound)."""
+        if not self.production:
+            return []
+        problems = []
+        if not self.secret_key:
+            problems.append("NELM_SECRET_KEY is not set: SMART sessions would not survive a restart or work "
+                            "across replicas")
+        elif len(self.secret_key) < MIN_PRODUCTION_KEY_LENGTH:
+            problems.append(f"NELM_SECRET_KEY is shorter than {MIN_PRODUCTION_KEY_LENGTH} characters")
+        if self.id_hash_key == DEV_ID_HASH_KEY:
+            problems.append("NELM_ID_HASH_KEY is the public development default: patient-id hashes in logs and "
+                            "audit would be guessable")
+        elif len(self.id_hash_key) < MIN_PRODUCTION_KEY_LENGTH:
+            problems.append(f"NELM_ID_HASH_KEY is shorter than {MIN_PRODUCTION_KEY_LENGTH} characters")
+        return problems
 
     def with_(self, **changes: object) -> Settings:
         """Return a copy with ``changes`` applied (for tests)."""

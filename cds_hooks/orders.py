@@ -16,15 +16,19 @@ from typing import Any
 
 from cds_hooks.cardparts import (
     CardContext,
+    FactLine,
     criterion_line,
     evidence_line,
+    facts_behind,
     label_of,
     link_to_app,
     md,
     new_uuid,
+    profile_facts,
     short,
     source_of,
 )
+from nelm_fhir.model import NelmProfile
 from nelm_fhir.pathways.result import MODALITY_SYSTEM, Evaluation, Modality, ModalityResult, Status
 
 __all__ = ["OVERRIDE_REASONS", "DraftOrder", "ModalityMapper", "draft_orders_of", "order_cards"]
@@ -163,7 +167,7 @@ def _why_lines(result: ModalityResult) -> list[str]:
 
 
 def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, result: ModalityResult,
-                gap_elements: Sequence[str]) -> dict[str, Any] | None:
+                gap_elements: Sequence[str], facts: Sequence[FactLine]) -> dict[str, Any] | None:
     status = result.status
     name = label_of(result.modality)
     if status is Status.RECOMMENDED:
@@ -179,6 +183,11 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
                 "links": [link_to_app(ctx, {"modality": result.modality.value})]}
     lines += ["**Criteria not met or unknown**", "", *_why_lines(result)]
     lines += [f"- ⚠ {md(w)}" for w in result.warnings]
+    if facts:
+        stale = frozenset(g.last_source for g in evaluation.data_gaps if g.stale and g.last_source)
+        behind = facts_behind([s for c in result.criteria if c.met is not True for s in c.sources], facts, stale)
+        if behind:
+            lines += ["", "**Facts behind it**", "", *behind]
     if status is Status.INSUFFICIENT_DATA and gap_elements:
         lines += ["", "Missing or stale: " + ", ".join(md(e) for e in gap_elements) + "."]
     evidence = evidence_line(result)
@@ -218,15 +227,20 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
     return card
 
 
-def order_cards(evaluation: Evaluation, ctx: CardContext, orders: Sequence[DraftOrder]) -> list[dict[str, Any]]:
-    """Return one card per mapped draft order whose modality is not recommended; none for the rest."""
+def order_cards(evaluation: Evaluation, ctx: CardContext, orders: Sequence[DraftOrder], *,
+                profile: NelmProfile | None = None) -> list[dict[str, Any]]:
+    """Return one card per mapped draft order whose modality is not recommended; none for the rest.
+
+    With ``profile`` each card names the facts behind its unmet criteria (value, date, FHIR reference).
+    """
+    facts = profile_facts(profile) if profile is not None else []
     cards: list[dict[str, Any]] = []
     for order in orders:
         if order.modality is None:
             continue
         result = evaluation.result(order.modality)
         gaps = [g.element for g in evaluation.data_gaps if order.modality in g.blocks]
-        card = _order_card(evaluation, ctx, order, result, list(dict.fromkeys(gaps)))
+        card = _order_card(evaluation, ctx, order, result, list(dict.fromkeys(gaps)), facts)
         if card is not None:
             cards.append(card)
     cards.sort(key=lambda c: {"critical": 0, "warning": 1, "info": 2}[c["indicator"]])

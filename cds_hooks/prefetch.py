@@ -18,19 +18,23 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 
 from cds_hooks.errors import PreconditionError
 from cds_hooks.wire import HookRequest
+from nelm_fhir.ingest.observation import USED_OBS
+from nelm_fhir.terminology import MappingEntry, Terminology, default_terminology
 
 __all__ = [
     "MAX_PAGES",
+    "MAX_TEMPLATE_CHARS",
     "PREFETCH_TEMPLATES",
     "REQUIRED_KEYS",
     "FetchFailure",
     "ResolvedPrefetch",
+    "prefetch_templates",
     "render_template",
     "resolve_prefetch",
 ]
@@ -44,47 +48,86 @@ MAX_PAGES = 10
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 PAGE_SIZE = 100
 
-# Laboratory values of PATHWAY.md B16/B19 and markers (TERMINOLOGY.md B.3).
-_LAB_LOINC = (
-    "1975-2", "1751-7", "6301-6", "34714-6",  # bilirubin, albumin, INR
-    "98979-8", "62238-1", "33914-3", "48642-3", "48643-1", "50044-7", "69405-9",  # eGFR
-    "2164-2", "35591-7", "2160-0", "14682-9",  # creatinine clearance, creatinine
-    "777-3", "26515-7", "718-7", "6690-2", "26464-8", "751-8", "26499-4",  # blood counts
-    "9811-1", "25587-7", "30169-7", "1695-6", "14573-0",  # chromogranin A, 5-HIAA
-)
-# Tumour, fitness, disease status and local findings (CONTRACT.md section 3).
-_FINDING_LOINC = ("89247-1", "89243-0", "97509-4", "21889-1", "33728-7")
-_FINDING_LOCAL = (
-    "flr-percent", "liver-involvement-percent", "frilling-type", "resectable-r0", "fit-for-major-surgery",
-    "krenning-score", "fdg-pet-positive", "mitotic-count", "differentiation", "syndrome-refractory-to-ssa",
-    "tumour-burden-symptoms", "achievable-debulking-percent", "primary-status", "lesion-near-hilum",
-    "lesion-subcapsular",
-)
+# Code filters come from the loaded terminology (``mappings/`` plus site ConceptMaps), so a result coded
+# only with a site-local code the site mapped is fetched too. Observation concepts read by ingestion:
+_KI67_CONCEPTS = frozenset({"obs:ki67", "obs:ki67-breast"})
+_FINDING_OBS = frozenset(f"obs:{name}" for name in USED_OBS) - _KI67_CONCEPTS
+# A rendered template must stay under this length (STANDARDS.md 1.4: URLs of 2,000 characters or more are
+# refused by some proxies); the check uses a 64-character patient id, percent-encoded as clients send it.
+MAX_TEMPLATE_CHARS = 2000
+_PROBE_CONTEXT = {"patientId": "p" * 64, "userId": "Practitioner/" + "u" * 64}
 
 
-def _codes(system: str, codes: tuple[str, ...]) -> str:
-    return ",".join(f"{system}|{c}" for c in codes)
+def _code_list(entries: list[MappingEntry]) -> list[str]:
+    # Standard codes first (stable order), then site codes; each "system|code" once.
+    ordered = sorted(entries, key=lambda e: (e.status == "SITE", e.system != LOINC, e.system, e.code))
+    return list(dict.fromkeys(f"{e.system}|{e.code}" for e in ordered))
+
+
+def _entries_of(terminology: Terminology, wanted: Callable[[MappingEntry], bool]) -> list[MappingEntry]:
+    found: list[MappingEntry] = []
+    for system, code in terminology.known_codes():
+        entry = terminology.entry(system, code)
+        if entry is not None and wanted(entry):
+            found.append(entry)
+    return found
+
+
+def _fits(template: str) -> bool:
+    rendered = render_template(template, _PROBE_CONTEXT)
+    return rendered is not None and len(quote(rendered, safe="/?&=,")) < MAX_TEMPLATE_CHARS
+
+
+def _split(key: str, codes: list[str], build: Callable[[str], str]) -> dict[str, str]:
+    """Return ``key`` (then ``key2``, ``key3``…) with the codes spread so that each template fits."""
+    out: dict[str, str] = {}
+    chunk: list[str] = []
+    for code in codes:
+        if chunk and not _fits(build(",".join([*chunk, code]))):
+            out[f"{key}{len(out) + 1 if out else ''}"] = build(",".join(chunk))
+            chunk = []
+        chunk.append(code)
+        if not _fits(build(code)):
+            raise ValueError(f"prefetch code {code!r} alone makes the {key} template too long")
+    if chunk:
+        out[f"{key}{len(out) + 1 if out else ''}"] = build(",".join(chunk))
+    return out
 
 
 _P = "patient={{context.patientId}}"
 
-PREFETCH_TEMPLATES: dict[str, str] = {
-    "patient": "Patient/{{context.patientId}}",
-    # Conditions of a patient are few; NEN, NELM, extrahepatic sites, PVT, hepatic failure and
-    # syndromes span ICD-10-CM prefixes that token search cannot express, so no code filter here.
-    "conditions": f"Condition?{_P}&_count={PAGE_SIZE}",
+
+def prefetch_templates(terminology: Terminology) -> dict[str, str]:
+    """Return the prefetch templates for ``terminology``: code filters list every standard and site code.
+
+    A category too long for one URL is split over numbered keys (``labs``, ``labs2``…); the fallback
+    fetcher resolves the same templates, so a client that prefetches nothing gets the same data.
+    """
+    ki67 = _code_list(_entries_of(terminology, lambda e: e.concept in _KI67_CONCEPTS))
+    labs = _code_list(_entries_of(terminology, lambda e: e.namespace == "lab"))
+    findings = _code_list(_entries_of(terminology, lambda e: e.namespace == "finding" or e.concept in _FINDING_OBS))
+    templates: dict[str, str] = {
+        "patient": "Patient/{{context.patientId}}",
+        # Conditions of a patient are few; NEN, NELM, extrahepatic sites, PVT, hepatic failure and
+        # syndromes span ICD-10-CM prefixes that token search cannot express, so no code filter here.
+        "conditions": f"Condition?{_P}&_count={PAGE_SIZE}",
+    }
     # Every Ki-67 is needed (B2: highest value, primary/liver discordance), newest first.
     # The specimen tells a liver biopsy from a primary-tumour sample (B2).
-    "ki67": f"Observation?{_P}&code={LOINC}|29593-1&_include=Observation:specimen&_sort=-date&_count={PAGE_SIZE}",
-    "labs": f"Observation?{_P}&code={_codes(LOINC, _LAB_LOINC)}&_sort=-date&_count={PAGE_SIZE}",
-    "findings": (
-        f"Observation?{_P}&code={_codes(LOINC, _FINDING_LOINC)},{_codes(FINDING, _FINDING_LOCAL)}"
-        f"&_include=Observation:focus&_sort=-date&_count={PAGE_SIZE}"  # focus: the lesion's BodyStructure
-    ),
-    "procedures": f"Procedure?{_P}&_count={PAGE_SIZE}",
-    "medicationRequests": f"MedicationRequest?{_P}&_include=MedicationRequest:medication&_count={PAGE_SIZE}",
-    "medicationStatements": f"MedicationStatement?{_P}&_include=MedicationStatement:medication&_count={PAGE_SIZE}",
-}
+    templates |= _split("ki67", ki67, lambda codes: f"Observation?{_P}&code={codes}"
+                        f"&_include=Observation:specimen&_sort=-date&_count={PAGE_SIZE}")
+    templates |= _split("labs", labs, lambda codes: f"Observation?{_P}&code={codes}&_sort=-date&_count={PAGE_SIZE}")
+    # focus: the lesion's BodyStructure
+    templates |= _split("findings", findings, lambda codes: f"Observation?{_P}&code={codes}"
+                        f"&_include=Observation:focus&_sort=-date&_count={PAGE_SIZE}")
+    templates |= {
+        "procedures": f"Procedure?{_P}&_count={PAGE_SIZE}",
+        "medicationRequests": f"MedicationRequest?{_P}&_include=MedicationRequest:medication&_count={PAGE_SIZE}",
+        "medicationStatements": f"MedicationStatement?{_P}&_include=MedicationStatement:medication"
+        f"&_count={PAGE_SIZE}",
+    }
+    return templates
+
 
 # Without these the pathway cannot say anything: their absence is a 412, not a degraded answer.
 REQUIRED_KEYS = frozenset({"patient", "conditions"})
@@ -143,6 +186,11 @@ def render_template(template: str, context: Mapping[str, Any]) -> str | None:
 
     rendered = _TOKEN.sub(value_of, template)
     return None if missing else rendered
+
+
+# The templates of the repository's own mappings (no site files); an app derives its own at start-up
+# from its terminology (``services.init_app``).
+PREFETCH_TEMPLATES: dict[str, str] = prefetch_templates(default_terminology())
 
 
 def _is_operation_outcome(value: Any) -> bool:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
@@ -36,15 +36,16 @@ from cds_hooks.jsonbody import BodyError, parse_json_object
 from cds_hooks.logging_setup import bind_request_context
 from cds_hooks.observe import HookOutcome, notify
 from cds_hooks.orders import draft_orders_of, order_cards
-from cds_hooks.prefetch import PREFETCH_TEMPLATES, ResolvedPrefetch, resolve_prefetch
+from cds_hooks.prefetch import PREFETCH_TEMPLATES, ResolvedPrefetch, prefetch_templates, resolve_prefetch
 from cds_hooks.privacy import hash_patient_id
 from cds_hooks.store import AuditRecord, store_of
 from cds_hooks.validate import validate_cds_response
 from cds_hooks.wire import HookRequest, parse_hook_request
 from nelm_fhir.ingest.errors import NotABundleError, PatientMismatchError
+from nelm_fhir.model import NelmProfile
 from nelm_fhir.pathways.result import Evaluation
 
-__all__ = ["SERVICES", "ServiceDefinition", "discovery_document", "init_app"]
+__all__ = ["SERVICES", "ServiceDefinition", "discovery_document", "init_app", "templates_of"]
 
 log = logging.getLogger("nelm.cds.services")
 
@@ -59,14 +60,14 @@ class ServiceDefinition:
     description: str
     prefetch: dict[str, str]
 
-    def to_json(self) -> dict[str, Any]:
-        """Return the discovery entry of this service."""
+    def to_json(self, prefetch: dict[str, str] | None = None) -> dict[str, Any]:
+        """Return the discovery entry of this service (with ``prefetch``: the app's site-derived templates)."""
         return {
             "hook": self.hook,
             "title": self.title,
             "description": self.description,
             "id": self.id,
-            "prefetch": dict(self.prefetch),
+            "prefetch": dict(self.prefetch if prefetch is None else prefetch),
             "usageRequirements": "Send the prefetch keys, or fhirServer with fhirAuthorization "
             "(patient/Patient, Condition, Observation, Procedure, MedicationRequest, MedicationStatement read).",
         }
@@ -96,9 +97,15 @@ SERVICES: dict[str, ServiceDefinition] = {
 bp = Blueprint("cds_services", __name__)
 
 
-def discovery_document() -> dict[str, Any]:
-    """Return the body of ``GET /cds-services``."""
-    return {"services": [s.to_json() for s in SERVICES.values()]}
+def discovery_document(templates: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return the body of ``GET /cds-services``; ``templates`` are the app's prefetch templates if given."""
+    return {"services": [s.to_json(templates) for s in SERVICES.values()]}
+
+
+def templates_of(app: Flask) -> dict[str, str]:
+    """Return the app's prefetch templates: derived at start-up from its terminology, site codes included."""
+    templates = app.extensions.get("nelm_prefetch_templates")
+    return templates if isinstance(templates, dict) else PREFETCH_TEMPLATES
 
 
 def _settings() -> Settings:
@@ -141,12 +148,12 @@ def _resolve(req: HookRequest, settings: Settings) -> ResolvedPrefetch:
     client = getattr(g, "nelm_client", None)
     issuer = getattr(client, "issuer", None)
     session = app.extensions["nelm_http_session"]
-    return resolve_prefetch(req, PREFETCH_TEMPLATES, session=session, timeout=settings.fhir_request_timeout_seconds,
+    return resolve_prefetch(req, templates_of(app), session=session, timeout=settings.fhir_request_timeout_seconds,
                             deadline_seconds=settings.fhir_deadline_seconds, allow=allow, issuer=issuer)
 
 
-def _evaluate(req: HookRequest, resolved: ResolvedPrefetch) -> Evaluation | None:
-    """Return the evaluation, or None when the record holds no NELM (the pathway has nothing to say)."""
+def _evaluate(req: HookRequest, resolved: ResolvedPrefetch) -> tuple[NelmProfile, Evaluation] | None:
+    """Return the profile and its evaluation, or None when the record holds no NELM (nothing to say)."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     now = today(app)
     try:
@@ -157,7 +164,7 @@ def _evaluate(req: HookRequest, resolved: ResolvedPrefetch) -> Evaluation | None
         raise RequestError(f"prefetch is not usable FHIR data: {exc}", expression="prefetch") from None
     if not has_nelm(profile):
         return None
-    return evaluate_profile(app, profile, now=now)
+    return profile, evaluate_profile(app, profile, now=now)
 
 
 def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
@@ -167,11 +174,13 @@ def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
     if service.hook == "patient-view":
         resolved = _resolve(req, settings)
         outcome.update(fhir_queries=resolved.queries, fhir_failures=len(resolved.failures))
-        evaluation = _evaluate(req, resolved)
-        if evaluation is None:
+        evaluated = _evaluate(req, resolved)
+        if evaluated is None:
             return {"cards": []}  # no liver metastasis recorded: this chart is not the pathway's concern
+        profile, evaluation = evaluated
         outcome["statuses"] = {r.modality.value: r.status.value for r in evaluation.results}
-        return {"cards": patient_view_cards(evaluation, ctx, unreadable=[f.reason for f in resolved.failures])}
+        return {"cards": patient_view_cards(evaluation, ctx, unreadable=[f.reason for f in resolved.failures],
+                                            profile=profile)}
     terminology = current_app.extensions["nelm_terminology"]
 
     def mapper(codings: list[dict[str, str]]) -> str | None:
@@ -184,12 +193,13 @@ def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
         return {"cards": []}  # no NELM treatment order: nothing to say
     resolved = _resolve(req, settings)
     outcome.update(fhir_queries=resolved.queries, fhir_failures=len(resolved.failures))
-    evaluation = _evaluate(req, resolved)
-    if evaluation is None:
+    evaluated = _evaluate(req, resolved)
+    if evaluated is None:
         return {"cards": []}  # e.g. TACE for hepatocellular carcinoma: not a NELM order
+    profile, evaluation = evaluated
     outcome["statuses"] = {o.modality.value: evaluation.result(o.modality).status.value
                            for o in orders if o.modality is not None}
-    cards = order_cards(evaluation, ctx, orders)
+    cards = order_cards(evaluation, ctx, orders, profile=profile)
     if resolved.failures and cards:
         cards.append(unreadable_data_card(ctx, [f.reason for f in resolved.failures]))
     return {"cards": cards}
@@ -207,6 +217,7 @@ def _record(service_id: str, hook: str, req: HookRequest | None, status: int, st
         patient_hash=hash_patient_id(req.patient_id, settings.id_hash_key) if req else None,
         status_code=status, card_count=len(cards), statuses=statuses, latency_ms=round(seconds * 1000, 2),
         fhir_queries=int(outcome.get("fhir_queries", 0)), fhir_failures=int(outcome.get("fhir_failures", 0)),
+        card_uuids=tuple(str(c["uuid"]) for c in cards if isinstance(c, dict) and c.get("uuid")),
     )
     try:
         store_of(current_app).record_audit(record)
@@ -221,7 +232,7 @@ def _record(service_id: str, hook: str, req: HookRequest | None, status: int, st
 @bp.get("/cds-services")
 def discovery() -> Response:
     """Return the discovery document."""
-    return jsonify(discovery_document())
+    return jsonify(discovery_document(templates_of(current_app)))
 
 
 @bp.post("/cds-services/<service_id>")
@@ -259,7 +270,15 @@ def feedback(service_id: str) -> Response:
     if service_id not in SERVICES:
         raise UnknownServiceError(f"no CDS service with id {service_id!r}; see GET /cds-services")
     records = parse_feedback(service_id, _read_body(settings))
-    new = store_of(current_app).save_feedback(records)
+    store = store_of(current_app)
+    issued = store.issued_cards(service_id, [r.card_uuid for r in records])
+    unknown = [r.card_uuid for r in records if r.card_uuid not in issued]
+    if unknown:
+        # Kept (feedback is never lost) but marked; card uuids are logged as keyed hashes only.
+        log.warning("feedback for %d card(s) %s never issued: %s", len(unknown), service_id,
+                    ", ".join(sorted({hash_patient_id(u, settings.id_hash_key) for u in unknown})))
+        records = [replace(r, unknown_card=r.card_uuid not in issued) for r in records]
+    new = store.save_feedback(records)
     return jsonify({"received": len(records), "stored": new, "duplicates": len(records) - new})
 
 
@@ -267,7 +286,10 @@ def _load_engine(app: Flask, settings: Settings) -> None:
     from nelm_fhir.pathways import load_config
     from nelm_fhir.terminology import load_terminology
 
-    app.extensions["nelm_terminology"] = load_terminology(settings.mappings_dir, settings.site_mapping_files)
+    terminology = load_terminology(settings.mappings_dir, settings.site_mapping_files)
+    app.extensions["nelm_terminology"] = terminology
+    # Discovery and the fallback fetcher use the same templates, following the site's codes.
+    app.extensions["nelm_prefetch_templates"] = prefetch_templates(terminology)
     app.extensions["nelm_pathway_config"] = load_config(settings.pathway_config_file)
 
 

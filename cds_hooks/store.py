@@ -58,6 +58,8 @@ feedback_table = sa.Table(
     sa.Column("override_reason_display", sa.String(512)),
     sa.Column("user_comment", sa.Text()),
     sa.Column("received_at", sa.DateTime(), nullable=False),
+    # Feedback on a card uuid no audit row issued (0003): kept, never lost, but marked.
+    sa.Column("unknown_card", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("service_id", "card_uuid", "outcome", "outcome_timestamp", name="uq_feedback_item"),
 )
 
@@ -76,7 +78,17 @@ hook_audit_table = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("fhir_queries", sa.Integer, nullable=False, server_default="0"),
     sa.Column("fhir_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("card_uuids", sa.Text(), nullable=False, server_default="[]"),  # 0003: the cards answered
     sa.Index("ix_hook_audit_at", "at"),
+)
+
+hook_audit_card_table = sa.Table(
+    "hook_audit_card",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("audit_id", sa.Integer, sa.ForeignKey("hook_audit.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("service_id", sa.String(64), nullable=False),
+    sa.Column("card_uuid", sa.String(64), nullable=False, index=True),
 )
 
 jwt_replay_table = sa.Table(
@@ -115,6 +127,7 @@ class FeedbackRecord:
     override_reason_code: str | None = None
     override_reason_display: str | None = None
     user_comment: str | None = None
+    unknown_card: bool = False  # no audit row of this service issued the card
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +144,7 @@ class AuditRecord:
     latency_ms: float
     fhir_queries: int = 0
     fhir_failures: int = 0
+    card_uuids: tuple[str, ...] = ()  # the uuids of the cards answered (feedback refers to them)
 
 
 def alembic_config(url: str) -> Config:
@@ -250,6 +264,7 @@ class Store:
                 "override_reason_display": record.override_reason_display,
                 "user_comment": record.user_comment,
                 "received_at": _now(),
+                "unknown_card": record.unknown_card,
             }
             try:
                 with self.engine.begin() as conn:
@@ -270,7 +285,7 @@ class Store:
     def record_audit(self, record: AuditRecord) -> None:
         """Append one audit row (raises SQLAlchemyError if the database is down)."""
         with self.engine.begin() as conn:
-            conn.execute(
+            inserted = conn.execute(
                 hook_audit_table.insert().values(
                     at=_now(),
                     service_id=record.service_id,
@@ -283,8 +298,31 @@ class Store:
                     latency_ms=record.latency_ms,
                     fhir_queries=record.fhir_queries,
                     fhir_failures=record.fhir_failures,
+                    card_uuids=json.dumps(list(record.card_uuids)),
                 )
             )
+            if record.card_uuids:
+                key = inserted.inserted_primary_key
+                if key is None:
+                    raise SQLAlchemyError("audit row inserted without a primary key")
+                audit_id = key[0]
+                conn.execute(hook_audit_card_table.insert(), [
+                    {"audit_id": audit_id, "service_id": record.service_id, "card_uuid": card}
+                    for card in dict.fromkeys(record.card_uuids)
+                ])
+
+    def issued_cards(self, service_id: str, card_uuids: Sequence[str]) -> set[str]:
+        """Return those of ``card_uuids`` that an audit row of ``service_id`` answered."""
+        wanted = list(dict.fromkeys(card_uuids))
+        if not wanted:
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(hook_audit_card_table.c.card_uuid).where(
+                    hook_audit_card_table.c.service_id == service_id, hook_audit_card_table.c.card_uuid.in_(wanted)
+                )
+            )
+            return {str(r[0]) for r in rows}
 
     def recent_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         """Return the newest audit rows, newest first."""
@@ -296,6 +334,7 @@ class Store:
             for r in rows:
                 item = dict(r)
                 item["statuses"] = json.loads(item["statuses"])
+                item["card_uuids"] = json.loads(item["card_uuids"])
                 out.append(item)
             return out
 

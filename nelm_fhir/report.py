@@ -168,7 +168,7 @@ def render_text(evaluation: Evaluation) -> str:
         for gap in evaluation.data_gaps:
             blocks = f" (blocks: {', '.join(m.value for m in gap.blocks)})" if gap.blocks else ""
             lines += _wrap(f"- {gap.element}: {gap.why}{blocks}", 2)
-            order = f"order: {gap.order_label}; " if gap.order_label else ""
+            order = f"to fill it, consider: {gap.order_label}; " if gap.order_label else ""
             lines += _wrap(f"{order}codes: {', '.join(gap.codes)}", 6)
     if evaluation.notes:
         lines += ["", "NOTES"] + [line for note in evaluation.notes for line in _wrap(f"- {note}", 2)]

@@ -138,6 +138,10 @@ def _is_hook_path(path: str) -> bool:
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Register JWT verification, the fhirServer allow-list, CORS and /openapi.json on ``app``."""
+    problems = settings.production_problems()
+    if problems:
+        raise SecurityConfigError("refusing to start in production: " + "; ".join(problems) + " (generate keys "
+                                  "with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
     if settings.auth_disabled and settings.production:
         raise SecurityConfigError("NELM_AUTH_DISABLED is refused in production")
     if not 0 <= settings.clock_skew_seconds <= 60:

@@ -1,9 +1,11 @@
 """SMART launch routes: ``/smart/launch`` (EHR and standalone), ``/smart/callback``, ``/smart/dev-launch``.
 
-The launch creates a short-lived server-side session holding ``state`` and the PKCE verifier and
-sends the browser to the EHR's authorization endpoint; the callback checks ``state`` against that
-session, exchanges the code (confidential client) and keeps the tokens and launch context in a new
-server-side session (new id: no fixation).
+The launch creates a short-lived server-side session holding ``state``, the PKCE verifier and the
+OpenID Connect ``nonce`` and sends the browser to the EHR's authorization endpoint; the callback
+checks ``state`` against that session, exchanges the code (confidential client), verifies the
+id_token (``cds_hooks.smart.identity``; a failure stops the launch), fetches the EHR's style when
+allowed, and keeps the tokens and launch context in a new server-side session (new id: no
+fixation) under a new launch key (one per tab, see ``cds_hooks.smart.state``).
 """
 
 from __future__ import annotations
@@ -16,21 +18,26 @@ import re
 from pathlib import Path
 from typing import Any
 
-import jwt
 from flask import Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from cds_hooks.privacy import hash_patient_id
 from cds_hooks.smart import oauth
-from cds_hooks.smart.registry import normalise_iss
+from cds_hooks.smart.identity import IdTokenError, verify_id_token
+from cds_hooks.smart.registry import SmartRegistration, normalise_iss
 from cds_hooks.smart.state import (
+    SmartState,
     blueprint,
+    clear_pending_cookie,
     error_page,
     new_csrf,
-    session_id,
-    set_cookie,
+    new_launch_key,
+    pending_session_id,
+    set_launch_cookies,
+    set_pending_cookie,
     smart_state,
 )
+from cds_hooks.smart.style import StyleRefused, fetch_style
 
 __all__ = ["find_demo_bundle", "parse_app_context"]
 
@@ -94,7 +101,10 @@ def launch() -> BaseResponse:
         "launch": launch_token,
         "state": oauth.new_state(),
         "verifier": oauth.new_pkce_verifier(),
+        "nonce": oauth.new_nonce(),
         "token_endpoint": config.token_endpoint,
+        "issuer": config.issuer,
+        "jwks_uri": config.jwks_uri,
         "started": _now(),
     }
     url = oauth.authorization_url(
@@ -104,43 +114,57 @@ def launch() -> BaseResponse:
         state=str(pending["state"]),
         code_verifier=str(pending["verifier"]),
         launch=launch_token,
+        nonce=str(pending["nonce"]),
     )
-    old = session_id()
-    if old:
-        state.sessions.delete(old)
+    # An earlier launch of this browser (another tab) is left alone: it keeps its own cookie.
     sid = state.sessions.create(pending)
     response = redirect(url, code=302)
     response.headers["Cache-Control"] = "no-store"
-    return set_cookie(response, sid, state.settings)
+    return set_pending_cookie(response, sid, str(pending["state"]), state.settings, PENDING_SECONDS)
 
 
-def _fhir_user(token: dict[str, Any], client_id: str) -> str | None:
-    # OIDC Core 3.1.3.7: an id_token received directly from the token endpoint over TLS may be
-    # trusted for its issuer without checking the signature; we still check the audience.
+def _identity(state: SmartState, token: dict[str, Any], pending: dict[str, Any], client_id: str) -> str | None:
+    """Return the verified fhirUser of the token response (None without an id_token); raises IdTokenError."""
     raw = token.get("id_token")
+    if raw is None:
+        return None
     if not isinstance(raw, str):
-        return None
+        raise IdTokenError("the identity token is not a string")
+    nonce = pending.get("nonce")
+    identity = verify_id_token(
+        raw,
+        issuer=pending.get("issuer"),
+        jwks_uri=pending.get("jwks_uri"),
+        client_id=client_id,
+        nonce=nonce if isinstance(nonce, str) else None,
+        keys=state.jwks,
+        leeway_seconds=state.settings.clock_skew_seconds,
+    )
+    return identity.fhir_user
+
+
+def _style_of(state: SmartState, url: object, reg: SmartRegistration) -> dict[str, str]:
+    if not isinstance(url, str) or not url:
+        return {}
     try:
-        claims = jwt.decode(raw, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return None
-    aud = claims.get("aud")
-    if client_id not in (aud if isinstance(aud, list) else [aud]):
-        return None
-    user = claims.get("fhirUser")
-    return user if isinstance(user, str) else None
+        return fetch_style(url, iss=reg.iss, allowed_origins=reg.style_origins,
+                           timeout=state.settings.fhir_request_timeout_seconds,
+                           production=state.settings.production)
+    except StyleRefused as exc:
+        log.warning("smart style not applied: %s", exc)
+        return {}
 
 
 @blueprint.get("/callback")
 def callback() -> BaseResponse:
-    """Finish the authorization: check ``state``, exchange the code, keep tokens server-side."""
+    """Finish the authorization: check ``state``, exchange the code, verify the id_token, keep tokens server-side."""
     state = smart_state()
-    sid = session_id()
+    got_state = request.args.get("state", "")
+    sid = pending_session_id(got_state)
     pending = state.sessions.load(sid)
     if sid is None or pending is None or pending.get("kind") != "pending":
         return error_page(400, "Launch not recognised", "This browser has no launch in progress (it expired, or "
                           "cookies are blocked). Nothing was done.")
-    got_state = request.args.get("state", "")
     if not hmac.compare_digest(got_state.encode(), str(pending["state"]).encode()):
         state.sessions.delete(sid)
         log.warning("smart callback refused: state mismatch")
@@ -174,14 +198,25 @@ def callback() -> BaseResponse:
     except oauth.TokenError as exc:
         state.sessions.delete(sid)
         return error_page(502, "Sign-in failed", f"The app could not obtain access: {exc}.")
+    try:
+        fhir_user = _identity(state, token, pending, reg.client_id)
+    except IdTokenError as exc:
+        # The same answer carries the access token: a counterfeit or misconfigured server gets no session.
+        state.sessions.delete(sid)
+        log.warning("smart launch refused: id_token not verified: %s", exc)
+        return error_page(403, "Sign-in could not be verified", f"The EHR's identity token failed verification: "
+                          f"{exc}. For your safety the app did not open.", action="contact")
     patient = token.get("patient")
     if not isinstance(patient, str) or not _PATIENT_ID.match(patient):
         state.sessions.delete(sid)
         return error_page(400, "No patient selected", "The EHR did not give the app a patient context; open the "
                           "app from a patient's chart.")
     expires_in = token.get("expires_in")
+    tenant = token.get("tenant")
+    key = new_launch_key()
     session: dict[str, Any] = {
         "kind": "smart",
+        "launch_key": key,
         "iss": reg.iss,
         "access_token": token["access_token"],
         "refresh_token": token.get("refresh_token") if isinstance(token.get("refresh_token"), str) else None,
@@ -192,14 +227,19 @@ def callback() -> BaseResponse:
         "encounter": token.get("encounter") if isinstance(token.get("encounter"), str) else None,
         "need_patient_banner": token.get("need_patient_banner") is not False,
         "smart_style_url": token.get("smart_style_url") if isinstance(token.get("smart_style_url"), str) else None,
+        "style": _style_of(state, token.get("smart_style_url"), reg),
+        "tenant": tenant if isinstance(tenant, str) and len(tenant) <= 200 else None,
         "app_context": parse_app_context(token.get("appContext")),
-        "fhir_user": _fhir_user(token, reg.client_id),
+        "fhir_user": fhir_user,
+        "identity_verified": fhir_user is not None,
         "csrf": new_csrf(),
     }
     new_sid = state.sessions.rotate(sid, session)
-    log.info("smart launch complete for %s", hash_patient_id(patient, state.settings.id_hash_key))
+    log.info("smart launch complete for %s", hash_patient_id(patient, state.settings.id_hash_key),
+             extra={"fields": {"iss": reg.iss, "tenant": session["tenant"], "fhir_user": fhir_user is not None}})
     response = redirect(url_for("smart.app_page"), code=303)
-    return set_cookie(response, new_sid, state.settings)
+    clear_pending_cookie(response, got_state, state.settings)
+    return set_launch_cookies(response, new_sid, key, state.settings)
 
 
 def find_demo_bundle(demo_dir: Path, patient_id: str) -> Path | None:
@@ -248,9 +288,9 @@ def dev_launch() -> BaseResponse:
         "now": now,
         "scope": "patient/*.rs patient/Observation.cu",
         "csrf": new_csrf(),
+        "launch_key": new_launch_key(),
     }
-    old = session_id()
-    if old:
-        state.sessions.delete(old)
+    # Like an EHR launch, a second dev launch (another tab, another patient) leaves the first one alone.
     sid = state.sessions.create(session)
-    return set_cookie(redirect(url_for("smart.app_page"), code=303), sid, state.settings)
+    return set_launch_cookies(redirect(url_for("smart.app_page"), code=303), sid, str(session["launch_key"]),
+                              state.settings)

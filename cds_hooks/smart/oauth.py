@@ -32,6 +32,7 @@ __all__ = [
     "authorization_url",
     "discover",
     "exchange_code",
+    "new_nonce",
     "new_pkce_verifier",
     "new_state",
     "refresh",
@@ -58,10 +59,17 @@ class SmartConfiguration:
     token_endpoint: str
     capabilities: tuple[str, ...]
     code_challenge_methods: tuple[str, ...]
+    issuer: str | None = None  # OpenID Connect: the id_token's expected ``iss``
+    jwks_uri: str | None = None  # OpenID Connect: the keys that sign id_tokens
 
 
 def new_state() -> str:
     """Return an unguessable ``state`` (256 bits; SMART asks for at least 122)."""
+    return secrets.token_urlsafe(32)
+
+
+def new_nonce() -> str:
+    """Return an unguessable OpenID Connect ``nonce``, kept in the launch's server-side session."""
     return secrets.token_urlsafe(32)
 
 
@@ -107,11 +115,17 @@ def discover(iss: str, *, timeout: float, production: bool) -> SmartConfiguratio
     caps_t = tuple(c for c in caps if isinstance(c, str)) if isinstance(caps, list) else ()
     for endpoint in (auth, token):
         _same_scheme_rule(iss, endpoint, production=production)
+    issuer = data.get("issuer")
+    jwks_uri = data.get("jwks_uri")
+    if isinstance(jwks_uri, str):
+        _same_scheme_rule(iss, jwks_uri, production=production)
     return SmartConfiguration(
         authorization_endpoint=auth,
         token_endpoint=token,
         capabilities=caps_t,
         code_challenge_methods=methods_t,
+        issuer=issuer if isinstance(issuer, str) and issuer else None,
+        jwks_uri=jwks_uri if isinstance(jwks_uri, str) and jwks_uri else None,
     )
 
 
@@ -168,13 +182,16 @@ def authorization_url(
     state: str,
     code_verifier: str,
     launch: str | None,
+    nonce: str | None = None,
 ) -> str:
-    """Return the authorize URL: PKCE S256, ``state``, ``aud=iss``, and ``launch`` for an EHR launch."""
+    """Return the authorize URL: PKCE S256, ``state``, ``aud=iss``, ``nonce``, and ``launch`` for an EHR launch."""
     scope = reg.scopes if launch is not None else reg.standalone_scopes()
     session = _session(reg, redirect_uri=redirect_uri, token_endpoint=config.token_endpoint, scope=scope)
     extra: dict[str, str] = {"aud": reg.iss}
     if launch is not None:
         extra["launch"] = launch
+    if nonce is not None and "openid" in scope.split():
+        extra["nonce"] = nonce
     url, _ = session.create_authorization_url(
         config.authorization_endpoint, state=state, code_verifier=code_verifier, **extra
     )

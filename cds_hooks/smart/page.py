@@ -36,7 +36,18 @@ from cds_hooks.smart.present import (
     statuses_of,
 )
 from cds_hooks.smart.record import FhirError, FhirUnauthorized, RecordFetch, WriteRefused, create_resource, fetch_record
-from cds_hooks.smart.state import SmartState, blueprint, error_page, evaluation_date, evaluator, session_id, smart_state
+from cds_hooks.smart.state import (
+    SmartState,
+    blueprint,
+    error_page,
+    evaluation_date,
+    evaluator,
+    launch_key_of_request,
+    launch_session_id,
+    session_id,
+    smart_state,
+)
+from cds_hooks.smart.style import theme_css
 from nelm_fhir.ingest import PatientMismatchError
 from nelm_fhir.pathways.result import Evaluation, Modality
 
@@ -133,11 +144,27 @@ def request_app() -> Any:
 
 def _load_session() -> tuple[SmartState, str, dict[str, Any]] | BaseResponse:
     state = smart_state()
-    sid = session_id()
+    key = launch_key_of_request()
+    if key == "":
+        return error_page(400, "Unknown window", "This page's address does not name a valid launch.")
+    sid = session_id() if key is None else launch_session_id(key)
     data = state.sessions.load(sid)
+    if key is not None and (sid is None or data is None):
+        # This tab's launch ended (expired, or pushed out by newer launches): never fall back to another one.
+        return error_page(401, "Session expired", "The launch this window belongs to has ended; another "
+                          "patient's launch in this browser is not shown here.")
     if sid is None or data is None or data.get("kind") not in {"smart", "dev"}:
         return error_page(401, "Session expired", "Your session with this app has ended or was never started.")
+    if key is not None and data.get("launch_key") != key:
+        log.warning("smart page refused: launch key does not match its session")
+        return error_page(409, "This window belongs to another launch", "The app's session for this window does "
+                          "not match the patient it was opened for. Nothing is shown or written.")
     return state, sid, data
+
+
+def _page_url(data: dict[str, Any], anchor: str = "") -> str:
+    key = data.get("launch_key")
+    return (url_for("smart.app_page", launch=key) if isinstance(key, str) else url_for("smart.app_page")) + anchor
 
 
 def _render(state: SmartState, data: dict[str, Any], loaded: _Loaded, evaluation: Evaluation, *, status: int = 200,
@@ -177,6 +204,10 @@ def _render(state: SmartState, data: dict[str, Any], loaded: _Loaded, evaluation
         writable=writable,
         dev=data["kind"] == "dev",
         csrf=data["csrf"],
+        launch_key=data.get("launch_key"),
+        page_url=_page_url(data),
+        themed=bool(data.get("style")),
+        performer_known=bool(data.get("fhir_user")) or data["kind"] == "dev",
         today=today.isoformat(),
         counts={s: sum(1 for r in evaluation.results if r.status.value == s) for s in STATUS_LABELS},
     )
@@ -278,4 +309,17 @@ def record_findings() -> BaseResponse:
     state.sessions.save(sid, data)
     log.info("smart findings written for %s: %d", hash_patient_id(str(data["patient"]), state.settings.id_hash_key),
              len(written))
-    return redirect(url_for("smart.app_page") + "#changes", code=303)
+    return redirect(_page_url(data, "#changes"), code=303)
+
+
+@blueprint.get("/app/theme.css")
+def theme() -> BaseResponse:
+    """Serve the launch's EHR style (``smart_style_url``) as CSS variables; an empty sheet without one."""
+    loaded_session = _load_session()
+    css = "/* no session */\n"
+    if not isinstance(loaded_session, BaseResponse):
+        style = loaded_session[2].get("style")
+        css = theme_css(style if isinstance(style, dict) else {})
+    response = Response(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -11,6 +11,10 @@ The registration file (``NELM_SMART_CONFIG``, ``Settings.smart_config_file``) is
 
 Only an ``iss`` listed here is ever contacted (the allow-list). Secrets may be given inline
 (``client_secret``) or, better, by the name of an environment variable (``client_secret_env``).
+``style_origins`` lists further origins (besides the ``iss`` origin) the EHR's ``smart_style_url``
+may be fetched from. An unknown field is an error (a typo must not silently drop a setting);
+fields whose name starts with ``_`` or ``$`` are comments. ``config/smart-registration.example.json``
+documents every field.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class SmartRegistration:
     alg: str = "RS384"
     standalone: bool = False  # offered on the standalone-launch page
     label: str | None = None
+    style_origins: tuple[str, ...] = ()  # origins besides iss's that may serve smart_style_url
 
     def standalone_scopes(self) -> str:
         """Return the scopes for a standalone launch: ``launch/patient`` instead of ``launch``."""
@@ -73,9 +78,26 @@ class SmartRegistration:
         return " ".join(parts)
 
 
+FIELDS = frozenset({
+    "iss", "client_id", "auth_method", "scopes", "client_secret", "client_secret_env", "private_key_file", "alg",
+    "standalone", "label", "style_origins",
+})
+
+
+def _style_origins(raw: object, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(o, str) and o.startswith(("https://", "http://")) for o in raw):
+        raise RegistrationError(f"{where}: 'style_origins' must be a list of http(s) origins")
+    return tuple(o.rstrip("/") for o in raw)
+
+
 def _entry(raw: object, where: str, base_dir: Path, environ: Mapping[str, str]) -> SmartRegistration:
     if not isinstance(raw, dict):
         raise RegistrationError(f"{where}: each registration must be a JSON object")
+    unknown = sorted(k for k in raw if k not in FIELDS and not str(k).startswith(("_", "$")))
+    if unknown:
+        raise RegistrationError(f"{where}: unknown field(s) {', '.join(unknown)}")
     iss = raw.get("iss")
     client_id = raw.get("client_id")
     if not isinstance(iss, str) or not iss.startswith(("https://", "http://")):
@@ -126,6 +148,7 @@ def _entry(raw: object, where: str, base_dir: Path, environ: Mapping[str, str]) 
         alg=str(alg),
         standalone=bool(raw.get("standalone", False)),
         label=label if isinstance(label, str) else None,
+        style_origins=_style_origins(raw.get("style_origins"), where),
     )
 
 

@@ -57,6 +57,20 @@ def liver_directed_setting(v: Verdict, ctx: Context, route: Status | None) -> st
             "",
         )
         return ", ".join(reasons)
+    r0 = ctx.resectable_r0
+    if r0 is not None and r0.value is True:
+        v.indication(
+            Criterion(
+                id="liver-directed-indication",
+                label="multiple unresectable NELM or advanced burden",
+                met=False,
+                note="limited NELM, R0 resection feasible per MDT",
+                sources=(r0.source,),
+                evidence=("[2]",),
+            ),
+            "limited resectable NELM (B18)",
+        )
+        return ""
     v.indication(
         Criterion(
             id="liver-directed-indication",
@@ -109,5 +123,5 @@ def radioembolization(ctx: Context, route: Status | None) -> Rated:
     why = liver_directed_setting(v, ctx, route)
     if ctx.g3_net:
         v.cap("G3 NET (B6)")
-    v.notes.append("re-evaluate resectability after RE [104]")
+    v.notes.append("consider re-evaluating resectability after RE [104]")
     return v.decide(Status.CONSIDER, f"Consider at MDT: NELM not amenable to resection ({why}) [2,92,100].")

@@ -114,14 +114,16 @@ def _notes(ctx: Context, rated: dict[Modality, Rated]) -> tuple[str, ...]:
     if ctx.grade is not None:
         notes.extend(ctx.grade.notes)
     if ctx.differentiation_unknown_high_grade:
-        notes.append("Ki-67 > 20 % without a recorded differentiation: NET G3 vs NEC must be settled by pathology (B3)")
+        notes.append(
+            "Ki-67 > 20 % without a recorded differentiation: pathology review of NET G3 vs NEC is advised (B3)"
+        )
     if staged.ki67_primary_only(ctx) and any(rated[m].result.status in _POSITIVE for m in _STAGED):
         notes.append(staged.LIVER_BIOPSY_NOTE)
     resected = (Modality.CURATIVE_RESECTION, Modality.SIMULTANEOUS_RESECTION, Modality.REPEAT_RESECTION)
     if any(rated[m].result.status in _POSITIVE for m in resected):
         notes.append("After resection: intensified imaging follow-up (recurrence 65–90 %) [2,71,72]")
     if ctx.unknown_primary:
-        notes.append("Unknown primary: continue the search for the primary (SSTR-PET) (B22)")
+        notes.append("Unknown primary: consider continuing the search for the primary (SSTR-PET) (B22)")
     return tuple(dict.fromkeys(notes))
 
 

@@ -35,6 +35,9 @@ class Staleness:
     last_seen: dt.date | None
     last_source: str | None
     max_age_days: int
+    window: str = ""  # the limit as shown, e.g. "12 months"; empty means "<max_age_days> days"
+    rule: str = "B24"  # the PATHWAY.md rule that set the limit
+    engineering_default: bool = True  # every staleness window is an engineering default (B24, A.6)
 
 
 def _spec(element: str, label: str, *codes: str, order: str | None = None) -> InputSpec:
@@ -173,9 +176,11 @@ def build_gaps(
         modalities = tuple(m for m in Modality if m in set(blocked[element]))
         old = stale.get(element)
         if old is not None:
+            window = old.window or f"{old.max_age_days} days"
+            seen = f" of {old.last_seen.isoformat()}" if old.last_seen else ""
             why = (
-                f"{spec.label}: last result is older than {old.max_age_days} days at the evaluation date"
-                " and counts as missing (B24)"
+                f"{spec.label}: last result{seen} is older than {window} at the evaluation date"
+                f" and counts as missing (stale, {old.rule}; configurable engineering default)"
             )
         else:
             why = f"{spec.label}: not recorded; required by {len(modalities)} option(s) (B26)"

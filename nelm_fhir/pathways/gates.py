@@ -14,7 +14,6 @@ from typing import Generic, TypeVar
 from nelm_fhir.model import (
     ConditionRecord,
     Differentiation,
-    DiseaseTrend,
     ExtrahepaticFinding,
     Fact,
     FrillingType,
@@ -31,9 +30,10 @@ from nelm_fhir.model import (
 )
 from nelm_fhir.model.facts import ConditionState
 from nelm_fhir.pathways.config import PathwayConfig
+from nelm_fhir.pathways.course import Course, ki67_staleness, months_between, read_course
 from nelm_fhir.pathways.gaps import Staleness
 
-__all__ = ["NEC_CODES", "Context", "Reading", "build_context", "months_between"]
+__all__ = ["NEC_CODES", "Context", "Course", "Reading", "build_context", "months_between"]
 
 T = TypeVar("T")
 
@@ -72,12 +72,6 @@ class Reading(Generic[T]):
     def sources(self) -> tuple[str, ...]:
         """Return the FHIR reference as a tuple (empty when none)."""
         return (self.source,) if self.source else ()
-
-
-def months_between(start: dt.date, end: dt.date) -> int:
-    """Return the whole calendar months from ``start`` to ``end`` (0 when end precedes start)."""
-    months = (end.year - start.year) * 12 + end.month - start.month - (1 if end.day < start.day else 0)
-    return max(months, 0)
 
 
 def _code(system_code: str) -> str:
@@ -120,6 +114,8 @@ class Context:
     recurrent: bool
     syndromes: tuple[SyndromeFinding, ...]
     stale: dict[str, Staleness] = field(default_factory=dict)
+    course_note: str = "disease course not recorded"
+    ki67_stale: Staleness | None = None  # A.6: the grading specimen is too old for grade-dependent options
 
     # Named intermediate results, read like the guideline.
     @property
@@ -242,7 +238,7 @@ class _Builder:
         if date is None or (self.now - date).days <= days:
             return True
         previous = self.stale.get(element)
-        if previous is None or (previous.last_seen or dt.date.min) < date:
+        if previous is None or (previous.last_seen or dt.date.min, previous.last_source or "") < (date, source or ""):
             self.stale[element] = Staleness(last_seen=date, last_source=source, max_age_days=days)
         return False
 
@@ -253,26 +249,6 @@ class _Builder:
         return Reading(
             element=element, value=fact.value if ok else None, source=fact.source, date=fact.date, stale=not ok
         )
-
-
-def _course(profile: NelmProfile, b: _Builder) -> tuple[int | None, bool | None, tuple[str, ...]]:
-    """B12: months of the current unbroken stable/improved run, progression, and their sources."""
-    statuses = sorted(profile.disease_status, key=lambda s: s.date or dt.date.min, reverse=True)
-    if not statuses:
-        return None, None, ()
-    newest = statuses[0]
-    if not b.fresh("monthsStable", newest.date, newest.source, "imaging"):
-        return None, None, (newest.source,)
-    if newest.trend is DiseaseTrend.WORSENED:
-        return 0, True, (newest.source,)
-    run = []
-    for status in statuses:
-        if status.trend not in (DiseaseTrend.STABLE, DiseaseTrend.IMPROVED):
-            break
-        run.append(status)
-    if not run or run[-1].date is None:
-        return None, False if run else None, tuple(s.source for s in statuses[:1])
-    return months_between(run[-1].date, b.now), False, tuple(s.source for s in run)
 
 
 def _nec(profile: NelmProfile) -> tuple[bool, tuple[str, ...]]:
@@ -343,9 +319,12 @@ def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> 
         for lesion in profile.lesions
         if lesion.size_cm is not None and b.fresh("lesionSize", lesion.date, lesion.source, "imaging")
     )
-    largest = max(fresh_lesions, key=lambda lesion: lesion.size_cm or 0.0, default=None)
+    largest = max(fresh_lesions, key=lambda lesion: (lesion.size_cm or 0.0, lesion.source), default=None)
     count = profile.lesion_count.value if profile.lesion_count else (len(profile.lesions) or None)
-    months, progressive, course_sources = _course(profile, b)
+    course = read_course(profile, now, b.fresh)
+    ki67_stale = ki67_staleness(profile, now, int(config.value("staleness.ki67-months")), course.last_progression)
+    if ki67_stale is not None:
+        b.stale["ki67Percent"] = ki67_stale
     age_fact = profile.age_years
     recurrent = profile.recurrent_nelm is not None and profile.recurrent_nelm.value is True
     recurrent = recurrent or any(n.recurrence for n in profile.active(profile.nelm))
@@ -380,9 +359,11 @@ def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> 
         age=Reading(element="ageYears", value=age_fact.value, source=age_fact.source)
         if age_fact
         else Reading(element="ageYears", value=None),
-        months_stable=months,
-        progressive=progressive,
-        course_sources=course_sources,
+        months_stable=course.months_stable,
+        progressive=course.progressive,
+        course_sources=course.sources,
+        course_note=course.note,
+        ki67_stale=ki67_stale,
         recurrent=recurrent,
         syndromes=profile.syndromes,
         stale=b.stale,

@@ -225,6 +225,10 @@ def prrt(ctx: Context, route: Status | None) -> Rated:
             "Recommended: SSTR-positive G1/G2 disease, progressive or with extrahepatic spread [106,108].",
         )
     v.notes.append("indicated at progression (NETTER-1 setting) [108]")
+    if ctx.progressive is None:
+        return v.decide(
+            Status.CONSIDER, f"Consider at MDT: SSTR-positive unresectable disease; {ctx.course_note} [106]."
+        )
     return v.decide(Status.CONSIDER, "Consider at MDT: SSTR-positive stable unresectable disease [106].")
 
 
@@ -277,7 +281,10 @@ def prrt_plus_radioembolization(ctx: Context, prrt_rated: Rated, re_rated: Rated
             id="bulky-liver-disease",
             label=f"bulky liver disease (lesion ≥ {bulky_cm:g} cm or involvement ≥ {bulky_pct:g} %)",
             met=bulky if (bulky or known) else None,
-            note=f"largest {size:g} cm" if size is not None else "lesion sizes not recorded",
+            note=", ".join(
+                ([f"largest {size:g} cm"] if size is not None else ["lesion sizes not recorded"])
+                + ([f"involvement {inv:g} %"] if inv is not None else [])
+            ),
             sources=ctx.largest_cm.sources + ctx.involvement.sources,
             evidence=("[113]",),
         ),

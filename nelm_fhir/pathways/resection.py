@@ -114,7 +114,7 @@ def curative_resection(ctx: Context) -> Rated:
                 id="primary-known",
                 label="primary tumour known",
                 met=False,
-                note="unknown primary: continue the search (SSTR-PET), MDT (B22)",
+                note="unknown primary: consider continuing the search (SSTR-PET), MDT (B22)",
                 sources=(ctx.profile.primary.source,) if ctx.profile.primary else (),
             )
         )
@@ -270,7 +270,7 @@ def cytoreductive_surgery(ctx: Context, route: Status | None) -> Rated:
                 id="stable-6-months",
                 label=f"stable disease for at least {need:g} months",
                 met=None if months is None else months >= need,
-                note="disease course not recorded" if months is None else f"stable {months} months",
+                note=ctx.course_note,
                 sources=ctx.course_sources,
                 evidence=("[2]",),
             ),

@@ -88,6 +88,19 @@ def liver_transplantation(ctx: Context) -> Rated:
             "G3 tumour (B6, B11)",
         )
     v.contraindication(no_distant_disease(ctx), "distant extrahepatic disease (B9, B11)")
+    if ctx.regional:
+        # B11 asks for no extrahepatic disease at all: regional nodes are not distant (no X) but unmet (N).
+        v.indication(
+            Criterion(
+                id="milan-no-extrahepatic-disease",
+                label="no extrahepatic disease (regional nodes included)",
+                met=False,
+                note="regional lymph node disease recorded",
+                sources=tuple(f.source for f in ctx.regional),
+                evidence=_MILAN,
+            ),
+            "regional nodal disease: Milan needs no extrahepatic disease (B11)",
+        )
     v.contraindication(fit_for_surgery(ctx), f"not fit for major surgery ({ctx.fitness_note}, B7)", needs=("fitness",))
     v.caution(carcinoid_heart_disease(ctx), "carcinoid heart disease")
     _primary_criteria(v, ctx)
@@ -134,9 +147,7 @@ def liver_transplantation(ctx: Context) -> Rated:
             id="milan-stable",
             label=f"stable disease or response for at least {need:g} months",
             met=None if months is None else months >= need,
-            note="disease course not recorded"
-            if months is None
-            else ("progressive disease" if ctx.progressive else f"stable {months} months (re-check date)"),
+            note=ctx.course_note if months is None or ctx.progressive else f"{ctx.course_note} (re-check date)",
             sources=ctx.course_sources,
             evidence=_MILAN,
         ),

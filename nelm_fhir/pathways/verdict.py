@@ -64,6 +64,23 @@ class Verdict:
                 )
             )
             self.missing.append("ki67Percent")
+        stale = self.ctx.ki67_stale
+        if self.grade_dependent and stale is not None and not self.ctx.nec:
+            # A.6: an old grade still counts against an option (G3 contraindications stand) but
+            # cannot support one: the option becomes insufficient-data only if nothing else excludes it.
+            seen = stale.last_seen.isoformat() if stale.last_seen else "undated"
+            self.criteria.append(
+                Criterion(
+                    id="ki67-current",
+                    label="grade from a recent specimen",
+                    met=None,
+                    note=f"Ki-67/mitotic count of {seen} is older than {stale.window} (A.6): consider a repeat biopsy",
+                    sources=(stale.last_source,) if stale.last_source else (),
+                    evidence=("[41]",),
+                    engineering_default=True,
+                )
+            )
+            self.missing.append("ki67Percent")
         if self.ctx.differentiation_unknown_high_grade and self.grade_dependent:
             self.criteria.append(
                 Criterion(
@@ -161,7 +178,9 @@ class Verdict:
             return Status.INSUFFICIENT_DATA, f"Insufficient data: {labels} needed."
         if self._caps and _RANK.get(positive, 2) < _RANK[Status.CONSIDER]:
             reason = summary.split(": ", 1)[-1]
-            return Status.CONSIDER, f"Consider at MDT ({self._caps[0]}): {reason}"
+            full = f"Consider at MDT ({self._caps[0]}): {reason}"
+            # Too long for a card summary: the cap (why only "consider") matters more than the indication.
+            return Status.CONSIDER, full if len(full) <= SUMMARY_LIMIT else f"Consider at MDT: {self._caps[0]}."
         return positive, summary
 
 

@@ -58,3 +58,11 @@ def test_proc_readers_find_children_and_memory() -> None:
 def test_pss_is_at_most_rss() -> None:
     pss = pss_kib(os.getpid())
     assert pss is not None and 0 < pss <= rss_kib(os.getpid())
+
+
+def test_paced_script_adds_a_delay_per_request(tmp_path: Path) -> None:
+    assert "delay = function" not in lua_script(tmp_path / "b.json")
+    paced = lua_script(tmp_path / "b.json", delay_ms=123.4)
+    assert "delay = function()" in paced
+    assert "-math.log(1 - math.random()) * 123.4" in paced
+    assert "math.min(wait, 5 * 123.4)" in paced

@@ -7,18 +7,23 @@ It serves, on one free loopback port:
   ``launch`` must be one the test registered (EHR launch) — the user is approved automatically,
 - ``/auth/token``: confidential clients by ``client_secret_basic``/``client_secret_post`` or
   ``private_key_jwt``; the response carries the SMART launch context (``patient``, ``encounter``,
-  ``need_patient_banner``, ``smart_style_url``, ``appContext``), an ``id_token`` and, when enabled,
-  a refresh token,
+  ``need_patient_banner``, ``smart_style_url``, ``appContext``, ``tenant``), an ``id_token`` signed
+  with the key published at ``/auth/jwks`` (``jwks_uri``; RS256 by default, ``id_token_alg`` for
+  RS384/ES384) carrying the authorize request's ``nonce``, and, when enabled, a refresh token,
+- ``/styles/<name>.json``: SMART style documents registered with ``add_style``,
 - ``{iss}/...``: a FHIR proxy to a real FHIR server (SEKMET) that checks the bearer token, so that
   an expired or revoked token gives a real 401.
 
 Fault switches for failure-path tests: ``fail_token_with``, ``fail_writes_with`` (a gateway refusing
-writes), ``expires_in``, ``issue_refresh``, ``revoke_all()``.
+writes), ``expires_in``, ``issue_refresh``, ``revoke_all()``, ``id_token_fault`` (one of
+``ID_TOKEN_FAULTS``: a token signed by an unpublished key, for another audience, expired, with
+another nonce or issuer, without kid, or unsigned).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import threading
 import time
@@ -33,7 +38,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, OAuth2Error,
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask, Response, jsonify, request
 from joserfc import jwt as joserfc_jwt
 from joserfc.errors import JoseError
@@ -42,7 +47,10 @@ from werkzeug.serving import make_server
 
 from tests.support.sekmet import free_port
 
-__all__ = ["SmartAuthServer", "run_smart_auth_server"]
+__all__ = ["ID_TOKEN_FAULTS", "SmartAuthServer", "run_smart_auth_server"]
+
+ID_TOKEN_FAULTS = ("wrong-key", "wrong-aud", "expired", "wrong-nonce", "wrong-iss", "no-kid", "alg-none",
+                   "future-iat")
 
 
 @dataclass
@@ -91,6 +99,7 @@ class AuthCode:
     code_challenge: str | None
     code_challenge_method: str | None
     context: dict[str, Any]
+    nonce: str | None = None
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -101,8 +110,8 @@ class AuthCode:
     def get_auth_time(self) -> int:
         return int(time.time())
 
-    def get_nonce(self) -> None:
-        return None
+    def get_nonce(self) -> str | None:
+        return self.nonce
 
 
 @dataclass
@@ -146,6 +155,7 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             code=code, client_id=req.client.client_id, redirect_uri=data.get("redirect_uri", ""),
             scope=req.payload.scope or "", code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"), context=self.owner.pending_context,
+            nonce=data.get("nonce"),
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
@@ -163,7 +173,8 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         status, token, headers = super().create_token_response()
         token.update({k: v for k, v in context.items() if v is not None})
         if "openid" in (token.get("scope") or "").split():
-            token["id_token"] = self.owner.id_token(self.request.client.client_id)
+            token["id_token"] = self.owner.id_token(self.request.client.client_id,
+                                                    nonce=self.request.authorization_code.nonce)
         self.owner.tokens[token["access_token"]].context = context
         return status, token, headers
 
@@ -242,6 +253,12 @@ class SmartAuthServer:
     refreshes: int = 0
     standalone_patient: str | None = None
     pending_context: dict[str, Any] = field(default_factory=dict)
+    id_token_alg: str = "RS256"
+    id_token_fault: str | None = None
+    publish_jwks_uri: bool = True
+    jwks_requests: int = 0
+    styles: dict[str, Any] = field(default_factory=dict)
+    style_requests: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -266,25 +283,59 @@ class SmartAuthServer:
                                          auth_methods=tuple(methods), client_secret=secret, public_jwks=public_jwks)
 
     def new_launch(self, *, patient: str, encounter: str | None = None, app_context: str | None = None,
-                   need_patient_banner: bool = True, smart_style_url: str | None = None) -> str:
+                   need_patient_banner: bool = True, smart_style_url: str | None = None,
+                   tenant: str | None = None) -> str:
         launch = secrets.token_urlsafe(12)
         self.launches[launch] = {"patient": patient, "encounter": encounter, "appContext": app_context,
-                                 "need_patient_banner": need_patient_banner, "smart_style_url": smart_style_url}
+                                 "need_patient_banner": need_patient_banner, "smart_style_url": smart_style_url,
+                                 "tenant": tenant}
         return launch
+
+    def add_style(self, name: str, style: Any, *, host: str = "127.0.0.1") -> str:
+        """Serve ``style`` (a SMART style document) and return its URL (``host`` picks the origin)."""
+        self.styles[name] = style
+        return f"http://{host}:{self.port}/styles/{name}.json"
 
     def revoke_all(self) -> None:
         """Revoke every access and refresh token (the FHIR proxy then answers 401)."""
         for rec in self.tokens.values():
             rec.revoked = True
 
-    def id_token(self, client_id: str) -> str:
+    def id_token(self, client_id: str, *, nonce: str | None = None) -> str:
+        """Return an id_token for ``client_id``, spoilt as ``id_token_fault`` says."""
         now = int(time.time())
-        claims = {"iss": self.iss, "sub": "dr-1", "aud": client_id, "iat": now, "exp": now + 300,
-                  "fhirUser": f"{self.iss}/Practitioner/dr-1"}
-        return jwt.encode(claims, self._signing_key, algorithm="RS256")
+        fault = self.id_token_fault
+        claims: dict[str, Any] = {
+            "iss": "https://counterfeit.example.org/fhir" if fault == "wrong-iss" else self.iss,
+            "sub": "dr-1", "aud": "another-app" if fault == "wrong-aud" else client_id,
+            "iat": now - 3600 if fault == "expired" else now + 3600 if fault == "future-iat" else now,
+            "exp": now - 1800 if fault == "expired" else now + 3900 if fault == "future-iat" else now + 300,
+            "fhirUser": f"{self.iss}/Practitioner/dr-1",
+        }
+        if nonce is not None:
+            claims["nonce"] = "a-nonce-of-another-launch" if fault == "wrong-nonce" else nonce
+        if fault == "alg-none":
+            return jwt.encode(claims, None, algorithm="none", headers={"kid": "ehr-rsa-1"})
+        alg = self.id_token_alg
+        key: Any = self._ec_key if alg.startswith("ES") else self._signing_key
+        kid = "ehr-ec-1" if alg.startswith("ES") else "ehr-rsa-1"
+        if fault == "wrong-key":
+            key = self._rogue_key  # same kid, a key the EHR never published
+        headers = {} if fault == "no-kid" else {"kid": kid}
+        return jwt.encode(claims, key, algorithm=alg, headers=headers)
+
+    def jwks(self) -> dict[str, Any]:
+        """Return the published JWK Set (public keys only)."""
+        rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._signing_key.public_key()))
+        ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self._ec_key.public_key()))
+        rsa_jwk |= {"kid": "ehr-rsa-1", "use": "sig"}
+        ec_jwk |= {"kid": "ehr-ec-1", "use": "sig", "alg": "ES384"}
+        return {"keys": [rsa_jwk, ec_jwk]}
 
     def build(self) -> Flask:
         self._signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._rogue_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._ec_key = ec.generate_private_key(ec.SECP384R1())
         app = Flask("smart_auth_server")
         app.config["OAUTH2_ERROR_URIS"] = None
         server = AuthorizationServer(app, query_client=self.clients.get, save_token=self._save_token)
@@ -301,9 +352,22 @@ class SmartAuthServer:
         assertion = type("Assertion", (_Assertion,), {"owner": owner})
         server.register_client_auth_method(JWTBearerClientAssertion.CLIENT_AUTH_METHOD, assertion())
 
+        @app.get("/auth/jwks")
+        def jwks() -> Response:
+            self.jwks_requests += 1
+            return jsonify(self.jwks())
+
+        @app.get("/styles/<name>.json")
+        def style(name: str) -> Response:
+            self.style_requests.append(f"{request.host}/{name}")
+            if name not in self.styles:
+                return Response("no such style", status=404)
+            return jsonify(self.styles[name])
+
         @app.get("/fhir/.well-known/smart-configuration")
         def smart_configuration() -> Response:
             return jsonify({
+                **({"jwks_uri": f"{self.base_url}/auth/jwks"} if self.publish_jwks_uri else {}),
                 "issuer": self.iss,
                 "authorization_endpoint": f"{self.base_url}/auth/authorize",
                 "token_endpoint": self.token_url,

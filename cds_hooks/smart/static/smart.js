@@ -1,6 +1,12 @@
 // Minimal progressive enhancement: the page works without it.
 (function () {
   "use strict";
+  // Pin this tab to its own launch: a reload or a later form post must never show another tab's patient.
+  var pin = document.querySelector("meta[name='nelm-page-url']");
+  if (pin && window.history && history.replaceState) {
+    var want = pin.getAttribute("content");
+    if (want && location.pathname + location.search !== want) { history.replaceState(null, "", want + location.hash); }
+  }
   var focus = document.querySelector("details[data-focus]");
   if (focus && !location.hash) { focus.scrollIntoView({block: "start"}); focus.querySelector("summary").focus(); }
   var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
