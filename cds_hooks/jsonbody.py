@@ -21,11 +21,13 @@ class BodyError(ValueError):
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise BodyError(f"duplicate key {key!r} in JSON object")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # rare: only then look for the culprit
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise BodyError(f"duplicate key {key!r} in JSON object")
+            seen.add(key)
     return out
 
 
@@ -35,7 +37,14 @@ def _no_constants(name: str) -> Any:
 
 # A lone surrogate (``"\\ud800"``) is valid JSON syntax but not Unicode: it cannot be stored, logged or
 # re-encoded. NUL cannot be stored by PostgreSQL. Both are refused here rather than failing later.
+# Both can only reach a parsed string through a \\u escape (raw NUL is a control character that the
+# parser refuses; raw surrogates cannot survive UTF-8 decoding), so one scan of the text finds the
+# bodies worth a closer look.
 _BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_PLAIN_STRING = re.compile(rb'"[^"]*"')
+_INNERMOST_PAIR = re.compile(rb"[\[{][\]}]")
+_NOT_BRACKETS_OR_QUOTES = bytes(c for c in range(128) if chr(c) not in '[]{}"')
 
 
 def _check_text(text: str) -> None:
@@ -45,20 +54,35 @@ def _check_text(text: str) -> None:
         raise BodyError(f"JSON string holds {what}: not valid Unicode text")
 
 
-def _depth(value: Any, limit: int) -> None:
-    stack: list[tuple[Any, int]] = [(value, 1)]
+def _check_strings(value: Any) -> None:
+    stack: list[Any] = [value]
     while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            raise BodyError(f"JSON nested deeper than {limit} levels")
+        item = stack.pop()
         if isinstance(item, dict):
-            for key in item:
+            for key, child in item.items():
                 _check_text(key)
-            stack.extend((v, depth + 1) for v in item.values())
+                stack.append(child)
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+            stack.extend(item)
         elif isinstance(item, str):
             _check_text(item)
+
+
+def _check_depth(raw: bytes, limit: int) -> None:
+    """Raise BodyError when the (already valid) JSON ``raw`` nests deeper than ``limit``.
+
+    Works on the text at C speed: escaped backslashes and quotes are dropped, then everything but
+    brackets and quotes (string contents left are only non-ASCII bytes), then whole strings; innermost
+    ``[]``/``{}`` pairs are then peeled off once per level: anything left after ``limit`` peels is deeper.
+    """
+    skeleton = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_BRACKETS_OR_QUOTES)
+    brackets = _PLAIN_STRING.sub(b"", skeleton)
+    for _ in range(limit):
+        if not brackets:
+            return
+        brackets = _INNERMOST_PAIR.sub(b"", brackets)
+    if brackets:
+        raise BodyError(f"JSON nested deeper than {limit} levels")
 
 
 def parse_json_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
@@ -77,5 +101,7 @@ def parse_json_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, An
         raise BodyError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     if not isinstance(value, dict):
         raise BodyError(f"the JSON body must be an object, not {type(value).__name__}")
-    _depth(value, max_depth)
+    _check_depth(raw, max_depth)
+    if _SUSPECT_ESCAPE.search(text):
+        _check_strings(value)
     return value
