@@ -274,9 +274,12 @@ def _tumour_facts(profile: NelmProfile) -> list[FactLine]:
     if profile.grade is not None:
         lines.append(FactLine(key="grade", label="WHO grade", value=profile.grade.grade.value,
                               sources=profile.grade.sources))
-    kinds = sorted({s.kind.value for s in profile.syndromes if s.state is ConditionState.ACTIVE})
-    lines.append(FactLine(key="syndrome", label="Functional syndrome", value=", ".join(kinds) or NONE_RECORDED,
-                          sources=tuple(s.source for s in profile.syndromes if s.kind.value in kinds)))
+    active = [s for s in profile.syndromes if s.state is ConditionState.ACTIVE]
+    shown = active or list(profile.syndromes)
+    kinds = ", ".join(sorted({s.kind.value for s in shown}))
+    value = (kinds if active else f"history only: {kinds}") if shown else NONE_RECORDED
+    lines.append(FactLine(key="syndrome", label="Functional syndrome", value=value,
+                          sources=tuple(s.source for s in shown)))
     lines += _fact("refractory", "Syndrome refractory to SSA", profile.syndrome_refractory_to_ssa)
     return lines
 
@@ -309,10 +312,12 @@ def _liver_facts(profile: NelmProfile) -> list[FactLine]:
     lines.append(FactLine(key="bilio-enteric", label="Bilio-enteric anastomosis", value=kinds or NONE_RECORDED,
                           date=max(dates) if dates else None, sources=tuple(p.source for p in bilio)))
     active = [f for f in profile.extrahepatic if f.state is ConditionState.ACTIVE]
+    found = active or list(profile.extrahepatic)
     sites = ", ".join(dict.fromkeys(f.site.value.replace("-", " ") + ("" if f.distant else " (regional)")
-                                    for f in active))
-    lines.append(FactLine(key="extrahepatic", label="Extrahepatic disease", value=sites or NONE_RECORDED,
-                          sources=tuple(f.source for f in active)))
+                                    for f in found))
+    value = (sites if active else f"history only: {sites}") if found else NONE_RECORDED
+    lines.append(FactLine(key="extrahepatic", label="Extrahepatic disease", value=value,
+                          sources=tuple(f.source for f in found)))
     return lines
 
 

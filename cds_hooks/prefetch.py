@@ -1,6 +1,7 @@
 """Prefetch templates and their resolution (CDS Hooks 2.0 "Providing FHIR Resources…", STANDARDS.md 1.4).
 
-Each template fetches only what the pathway reads, filtered by code and newest first. Resolution
+Each template fetches only what the pathway reads, filtered by the codes of the loaded terminology
+(site ConceptMaps included, ``prefetch_templates``) and newest first. Resolution
 per key: a value sent by the client is used as is (``null`` = known empty, never re-queried); a
 missing key, or an OperationOutcome (the client failed), is fetched from ``fhirServer`` with the
 bearer token of ``fhirAuthorization``; a searchset with a ``next`` link is paged. All fetches run
@@ -42,7 +43,6 @@ __all__ = [
 log = logging.getLogger("nelm.cds.prefetch")
 
 LOINC = "http://loinc.org"
-FINDING = "https://nelm-cds.org/fhir/CodeSystem/nelm-finding"
 MAX_PAGES = 10
 # One FHIR answer is read up to this size, and only until the deadline (security review, issue 5).
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
@@ -65,12 +65,8 @@ def _code_list(entries: list[MappingEntry]) -> list[str]:
 
 
 def _entries_of(terminology: Terminology, wanted: Callable[[MappingEntry], bool]) -> list[MappingEntry]:
-    found: list[MappingEntry] = []
-    for system, code in terminology.known_codes():
-        entry = terminology.entry(system, code)
-        if entry is not None and wanted(entry):
-            found.append(entry)
-    return found
+    entries = (terminology.entry(system, code) for system, code in terminology.known_codes())
+    return [e for e in entries if e is not None and wanted(e)]
 
 
 def _fits(template: str) -> bool:
@@ -117,14 +113,12 @@ def prefetch_templates(terminology: Terminology) -> dict[str, str]:
     templates |= _split("ki67", ki67, lambda codes: f"Observation?{_P}&code={codes}"
                         f"&_include=Observation:specimen&_sort=-date&_count={PAGE_SIZE}")
     templates |= _split("labs", labs, lambda codes: f"Observation?{_P}&code={codes}&_sort=-date&_count={PAGE_SIZE}")
-    # focus: the lesion's BodyStructure
-    templates |= _split("findings", findings, lambda codes: f"Observation?{_P}&code={codes}"
+    templates |= _split("findings", findings, lambda codes: f"Observation?{_P}&code={codes}"  # focus: the lesion
                         f"&_include=Observation:focus&_sort=-date&_count={PAGE_SIZE}")
     templates |= {
         "procedures": f"Procedure?{_P}&_count={PAGE_SIZE}",
         "medicationRequests": f"MedicationRequest?{_P}&_include=MedicationRequest:medication&_count={PAGE_SIZE}",
-        "medicationStatements": f"MedicationStatement?{_P}&_include=MedicationStatement:medication"
-        f"&_count={PAGE_SIZE}",
+        "medicationStatements": f"MedicationStatement?{_P}&_include=MedicationStatement:medication&_count={PAGE_SIZE}",
     }
     return templates
 

@@ -123,6 +123,8 @@ def _header(evaluation: Evaluation) -> list[str]:
             ki67 += f" of {p['ki67Date']}"
         if "ki67Source" in p:
             ki67 += f" ({p['ki67Source']})"
+        if p.get("ki67Stale"):
+            ki67 += " [older than the Ki-67 age limit: grade-dependent options need a recent specimen (A.6)]"
     lines.append(f"Grade: {grade}{ki67}; differentiation: {p.get('differentiation', 'not recorded')}")
     primary = f"Primary: {p.get('primarySite', 'not recorded')}"
     if "primaryStatus" in p:
@@ -163,6 +165,10 @@ def render_text(evaluation: Evaluation) -> str:
             lines += _wrap(f"{r.modality.value}: {r.summary}{flag}", 2)
             for warning in r.warnings:
                 lines += _wrap(f"! {warning}", 6)
+            defaults = [c.label for c in r.criteria if c.engineering_default and c.met is not True]
+            if defaults:
+                text = "; ".join(dict.fromkeys(defaults))
+                lines += _wrap(f"~ engineering default, beyond the source review (configurable): {text}", 6)
     if evaluation.data_gaps:
         lines += ["", "DATA GAPS"]
         for gap in evaluation.data_gaps:

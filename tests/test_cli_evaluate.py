@@ -108,3 +108,27 @@ def test_unreadable_inputs_exit_2(capsysbinary: pytest.CaptureFixture[bytes], ar
 def test_directory_is_unreadable(capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path) -> None:
     code, _, err = _run(capsysbinary, str(tmp_path))
     assert code == 2 and "cannot read file" in err
+
+
+@pytest.mark.parametrize("vignette", sorted(p.name for p in VIGNETTES.glob("V*.json")))
+def test_text_view_reads_as_decision_support(capsysbinary: pytest.CaptureFixture[bytes], vignette: str) -> None:
+    code, out, err = _run(capsysbinary, str(VIGNETTES / vignette), "--now", "2026-11-26", "--format", "text")
+    assert code == 0 and err == ""
+    again = _run(capsysbinary, str(VIGNETTES / vignette), "--now", "2026-11-26", "--format", "text")[1]
+    assert out == again
+    for modality in Modality:
+        assert out.count(f"\n  {modality.value}: ") == 1, modality
+    assert "order:" not in out.lower()
+    assert "\nNOTES\n" in out
+    assert "Review by the NEN multidisciplinary tumour board is advised" in out
+
+
+def test_text_view_labels_engineering_defaults_and_how_to_fill_gaps(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    out = _run(capsysbinary, str(VIGNETTES / "V24.json"), "--now", "2026-11-26", "--format", "text")[1]
+    assert ("~ engineering default, beyond the source review (configurable): eGFR or creatinine clearance\n"
+            "        at least 50 mL/min") in out
+    gaps = _run(capsysbinary, str(VIGNETTES / "V23.json"), "--now", "2026-11-26", "--format", "text")[1]
+    assert "to fill it, consider: Ki-67 index on a liver metastasis biopsy" in gaps
+    stale = _run(capsysbinary, str(VIGNETTES / "V01.json"), "--now", "2027-12-01", "--format", "text")[1]
+    assert "[older than the Ki-67 age limit" in stale
+    assert "ki67Percent: Ki-67 index (or mitotic count): last result of 2026-08-26 is older than 12 months" in stale

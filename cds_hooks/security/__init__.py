@@ -138,10 +138,6 @@ def _is_hook_path(path: str) -> bool:
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Register JWT verification, the fhirServer allow-list, CORS and /openapi.json on ``app``."""
-    problems = settings.production_problems()
-    if problems:
-        raise SecurityConfigError("refusing to start in production: " + "; ".join(problems) + " (generate keys "
-                                  "with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
     if settings.auth_disabled and settings.production:
         raise SecurityConfigError("NELM_AUTH_DISABLED is refused in production")
     if not 0 <= settings.clock_skew_seconds <= 60:
@@ -149,6 +145,10 @@ def init_app(app: Flask, settings: Settings) -> None:
     trust_path = _trust_path(settings)
     if settings.production and "nelm_store" not in app.extensions:
         raise SecurityConfigError("production needs the database store for the shared jti replay cache")
+    problems = settings.production_problems()
+    if problems:
+        raise SecurityConfigError("refusing to start in production: " + "; ".join(problems) + " (generate keys "
+                                  "with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
     trust = load_trust(trust_path, production=settings.production)
     if not settings.production and any(e.ephemeral_demo_key for e in trust.issuers.values()):
         signer = create_signer(Path(app.instance_path))

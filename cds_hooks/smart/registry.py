@@ -29,6 +29,7 @@ from typing import Any
 __all__ = [
     "AUTH_METHODS",
     "DEFAULT_SCOPES",
+    "FIELDS",
     "RegistrationError",
     "SmartRegistration",
     "load_registrations",

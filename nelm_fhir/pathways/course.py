@@ -7,6 +7,7 @@ grade-dependent options (a configurable engineering default, not a rule of the r
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ def read_course(profile: NelmProfile, now: dt.date, fresh: Freshness) -> Course:
             months_stable=None,
             progressive=None,
             sources=(newest.source,),
-            note="latest disease status undetermined: restaging needed",
+            note="latest disease status undetermined: consider restaging",
             last_progression=last_progression,
         )
     run = []
@@ -109,14 +110,8 @@ def read_course(profile: NelmProfile, now: dt.date, fresh: Freshness) -> Course:
 
 def _months_before(date: dt.date, months: int) -> dt.date:
     """Return the same day ``months`` calendar months earlier (clamped to the month's last day)."""
-    total = date.year * 12 + date.month - 1 - months
-    year, month = divmod(total, 12)
-    for day in (date.day, 30, 29, 28):
-        try:
-            return dt.date(year, month + 1, day)
-        except ValueError:
-            continue
-    return dt.date(year, month + 1, 28)
+    year, index = divmod(date.year * 12 + date.month - 1 - months, 12)
+    return dt.date(year, index + 1, min(date.day, calendar.monthrange(year, index + 1)[1]))
 
 
 def ki67_staleness(

@@ -86,7 +86,7 @@ def _gaps(ctx: Context, rated: dict[Modality, Rated]) -> tuple[DataGap, ...]:
         extra.append(
             DataGap(
                 element=spec.element,
-                why=f"{staged.LIVER_BIOPSY_NOTE}; {', '.join(m.value for m in staged_open)} considered (B2)",
+                why=f"{staged.liver_biopsy_note(ctx)}; {', '.join(m.value for m in staged_open)} considered (B2)",
                 codes=spec.codes,
                 order_label=spec.order_label,
             )
@@ -118,7 +118,7 @@ def _notes(ctx: Context, rated: dict[Modality, Rated]) -> tuple[str, ...]:
             "Ki-67 > 20 % without a recorded differentiation: pathology review of NET G3 vs NEC is advised (B3)"
         )
     if staged.ki67_primary_only(ctx) and any(rated[m].result.status in _POSITIVE for m in _STAGED):
-        notes.append(staged.LIVER_BIOPSY_NOTE)
+        notes.append(staged.liver_biopsy_note(ctx))
     resected = (Modality.CURATIVE_RESECTION, Modality.SIMULTANEOUS_RESECTION, Modality.REPEAT_RESECTION)
     if any(rated[m].result.status in _POSITIVE for m in resected):
         notes.append("After resection: intensified imaging follow-up (recurrence 65–90 %) [2,71,72]")

@@ -5,7 +5,7 @@ PATHWAY.md B2, B5–B9 and A.5.3: resectable-in-principle NELM with FLR < 30 % [
 
 from __future__ import annotations
 
-from nelm_fhir.model import Grade
+from nelm_fhir.model import Grade, SpecimenSite
 from nelm_fhir.pathways.criteria import (
     carcinoid_heart_disease,
     fit_for_surgery,
@@ -18,11 +18,27 @@ from nelm_fhir.pathways.resection import hepatectomy_safe
 from nelm_fhir.pathways.result import Criterion, Modality, Status
 from nelm_fhir.pathways.verdict import Rated, Verdict
 
-__all__ = ["LIVER_BIOPSY_NOTE", "alpps", "ki67_primary_only", "portal_vein_embolization", "two_stage_hepatectomy"]
+__all__ = [
+    "LIVER_BIOPSY_NOTE",
+    "alpps",
+    "ki67_primary_only",
+    "liver_biopsy_note",
+    "portal_vein_embolization",
+    "two_stage_hepatectomy",
+]
 
 LIVER_BIOPSY_NOTE = (
     "Ki-67 measured on the primary only: pre-operative liver biopsy recommended to exclude Ki-67 discordance [41]"
 )
+_UNKNOWN_SITE_NOTE = (
+    "Ki-67 specimen site not recorded: pre-operative liver biopsy recommended to exclude Ki-67 discordance [41]"
+)
+
+
+def liver_biopsy_note(ctx: Context) -> str:
+    """Return the B2 liver biopsy note, naming the primary only when the record says so."""
+    on_primary = any(k.specimen is SpecimenSite.PRIMARY for k in ctx.profile.ki67)
+    return LIVER_BIOPSY_NOTE if on_primary else _UNKNOWN_SITE_NOTE
 
 
 def ki67_primary_only(ctx: Context) -> bool:
@@ -67,13 +83,15 @@ def _staged(v: Verdict, ctx: Context) -> None:
     if ctx.g3_net:
         v.cap("G3 NET (B6)")
     if ki67_primary_only(ctx):
-        v.notes.append(LIVER_BIOPSY_NOTE)
+        v.notes.append(liver_biopsy_note(ctx))
         v.criterion(
             Criterion(
                 id="ki67-liver-specimen",
                 label="Ki-67 measured on a liver specimen",
                 met=False,
-                note="only the primary was measured (B2)",
+                note="only the primary was measured (B2)"
+                if liver_biopsy_note(ctx) == LIVER_BIOPSY_NOTE
+                else "specimen site not recorded (B2)",
                 sources=ctx.grade.sources if ctx.grade else (),
                 evidence=("[41]",),
             )

@@ -57,6 +57,8 @@ def _grade(ctx: Context, out: dict[str, Any]) -> None:
         out["gradeNotes"] = list(grade.notes)
     if grade.discordant:
         out["ki67Discordant"] = True
+    if ctx.ki67_stale is not None:
+        out["ki67Stale"] = True
     if len(profile.ki67) > 1:
         out["ki67Results"] = [
             {

@@ -123,7 +123,7 @@ def somatostatin_analogue(ctx: Context, route: Status | None) -> Rated:
                 beyond_source_review=True,
             )
         )
-        v.cap("progression on SSA: alongside the next line only")
+        v.cap("progression on SSA: as add-on to the next line only")
     return v.decide(
         Status.RECOMMENDED, f"Recommended: SSTR-positive unresectable G1/G2 disease, first line ({_ENETS})."
     )

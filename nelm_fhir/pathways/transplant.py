@@ -88,6 +88,9 @@ def liver_transplantation(ctx: Context) -> Rated:
             "G3 tumour (B6, B11)",
         )
     v.contraindication(no_distant_disease(ctx), "distant extrahepatic disease (B9, B11)")
+    v.contraindication(fit_for_surgery(ctx), f"not fit for major surgery ({ctx.fitness_note}, B7)", needs=("fitness",))
+    v.caution(carcinoid_heart_disease(ctx), "carcinoid heart disease")
+    _primary_criteria(v, ctx)
     if ctx.regional:
         # B11 asks for no extrahepatic disease at all: regional nodes are not distant (no X) but unmet (N).
         v.indication(
@@ -101,9 +104,6 @@ def liver_transplantation(ctx: Context) -> Rated:
             ),
             "regional nodal disease: Milan needs no extrahepatic disease (B11)",
         )
-    v.contraindication(fit_for_surgery(ctx), f"not fit for major surgery ({ctx.fitness_note}, B7)", needs=("fitness",))
-    v.caution(carcinoid_heart_disease(ctx), "carcinoid heart disease")
-    _primary_criteria(v, ctx)
 
     ki_limit = ctx.threshold("milan.max-ki67-percent")
     ki67 = ctx.ki67.value

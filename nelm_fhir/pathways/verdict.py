@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from nelm_fhir.pathways.gaps import INPUTS
@@ -18,6 +19,7 @@ from nelm_fhir.pathways.result import Criterion, Modality, ModalityResult, Statu
 __all__ = ["SUMMARY_LIMIT", "Rated", "Verdict"]
 
 SUMMARY_LIMIT = 139
+_ASIDE = re.compile(r"\s*\([^()]*\)\.$")
 _RANK = {Status.RECOMMENDED: 0, Status.CONSIDER: 1}
 
 
@@ -178,9 +180,15 @@ class Verdict:
             return Status.INSUFFICIENT_DATA, f"Insufficient data: {labels} needed."
         if self._caps and _RANK.get(positive, 2) < _RANK[Status.CONSIDER]:
             reason = summary.split(": ", 1)[-1]
-            full = f"Consider at MDT ({self._caps[0]}): {reason}"
-            # Too long for a card summary: the cap (why only "consider") matters more than the indication.
-            return Status.CONSIDER, full if len(full) <= SUMMARY_LIMIT else f"Consider at MDT: {self._caps[0]}."
+            # Too long for a card summary: drop the reason's closing aside, then the reason itself; the cap
+            # (why only "consider") matters more than the indication, which the criteria still show.
+            for text in (
+                f"Consider at MDT ({self._caps[0]}): {reason}",
+                f"Consider at MDT ({self._caps[0]}): {_ASIDE.sub('.', reason)}",
+            ):
+                if len(text) <= SUMMARY_LIMIT:
+                    return Status.CONSIDER, text
+            return Status.CONSIDER, f"Consider at MDT: {self._caps[0]}."
         return positive, summary
 
 

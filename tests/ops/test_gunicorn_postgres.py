@@ -7,10 +7,8 @@ Nothing may be lost: every hook call leaves an audit row, every feedback item a 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,37 +22,23 @@ from cds_hooks.demo.patients import draft_order, load_demo_bundle
 from cds_hooks.validate import validate_cds_response
 from tests.ops.hookclient import feedback_for, hook_body, patient_id, vignette_paths
 from tests.ops.servers import nelm_serve
+from tests.support.postgres import fresh_database, libpq_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 THREADS = 8
 PER_THREAD = 25  # requests per thread, alternating a hook call and feedback on one of its cards
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _libpq(url: str) -> str:
-    return re.sub(r"^postgresql\+psycopg://", "postgresql://", url)
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test (dropped afterwards), as a SQLAlchemy URL."""
-    admin_url = os.environ.get("NELM_TEST_POSTGRES_URL", DEFAULT_URL)
-    try:
-        admin = psycopg.connect(_libpq(admin_url), autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {admin_url.split('@')[-1]} ({type(exc).__name__}); .ci/run provides one")
-    name = f"nelm_ops_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("nelm_ops") as url:
+        yield url
 
 
 def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq_url(url)) as conn:
         return list(conn.execute(sql).fetchall())
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nelm_fhir.model import (
     ConditionRecord,
@@ -144,6 +146,9 @@ def test_b2_primary_only_ki67_adds_liver_biopsy_note_when_staged_procedure_is_co
     liver = run(specimen=SpecimenSite.LIVER, **staged)
     assert not any("liver biopsy" in n for n in liver.notes)
     assert not any(g.element == "ki67LiverSpecimen" for g in liver.data_gaps)
+    unknown_site = run(specimen=SpecimenSite.UNKNOWN, **staged)
+    assert any(n.startswith("Ki-67 specimen site not recorded: pre-operative liver biopsy") for n in unknown_site.notes)
+    assert not any("primary only" in n for n in unknown_site.notes)
     # No staged option considered (FLR adequate): no note even with a primary-only Ki-67.
     one_stage = run(specimen=SpecimenSite.PRIMARY)
     assert not any("liver biopsy" in n for n in one_stage.notes)
@@ -753,3 +758,34 @@ def test_b26_absent_measurement_is_a_gap_never_a_normal_value(kwargs: dict[str, 
     assert status(ev, modality) == D
     g = gap(ev, element)
     assert modality.value in g["blocks"] and "stale" not in g
+
+
+_TRENDS = st.sampled_from(list(DiseaseTrend))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(_TRENDS, st.integers(min_value=0, max_value=80)), min_size=1, max_size=6,
+                unique_by=lambda t: t[1]), st.randoms(use_true_random=False))
+def test_b12_months_stable_matches_an_independent_reading(history: list[tuple[DiseaseTrend, int]],
+                                                          rnd: Any) -> None:
+    """Whatever the record order: the run of stable/improved back from the newest assessment."""
+    dated = [(trend, NOW - dt.timedelta(days=days)) for trend, days in history]
+    rnd.shuffle(dated)
+    ev = run(with_statuses(make_profile(**MILAN), *dated))
+    newest_first = sorted(dated, key=lambda x: x[1], reverse=True)
+    run_start = None
+    for trend, when in newest_first:
+        if trend not in (DiseaseTrend.STABLE, DiseaseTrend.IMPROVED):
+            break
+        run_start = when
+    newest = newest_first[0][0]
+    expected: int | None
+    if newest is DiseaseTrend.WORSENED:
+        expected = 0
+    elif run_start is None:
+        expected = None
+    else:
+        expected = (NOW.year - run_start.year) * 12 + NOW.month - run_start.month - (NOW.day < run_start.day)
+    assert ev.profile_summary.get("monthsStable") == expected
+    assert ev.profile_summary.get("progressive") == (
+        True if newest is DiseaseTrend.WORSENED else None if newest is DiseaseTrend.UNDETERMINED else False)

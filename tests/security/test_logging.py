@@ -160,3 +160,38 @@ def test_request_id_is_echoed_and_logged(log_stream: io.StringIO, client: FlaskC
     assert refusal["request_id"] == "req-4711"
     hostile = client.get("/cds-services", headers={"X-Request-ID": "x\\n{evil}" * 20})
     assert hostile.headers["X-Request-ID"] != "x\\n{evil}" * 20  # not echoed: a fresh id instead
+
+
+def test_patient_ids_in_urls_are_hashed_in_every_record_even_outside_a_request(log_stream: io.StringIO) -> None:
+    access = logging.getLogger("werkzeug")
+    access.info('127.0.0.1 - - "%s %s HTTP/1.1" 303 -', "GET", "/smart/dev-launch?patient=v01&now=2026-11-26")
+    access.info('127.0.0.1 - - "GET /demo/api/patients/v02/record HTTP/1.1" 200 -')
+    logging.getLogger("nelm.test").info("read %s", "https://ehr.example.org/fhir/Patient/abc-123?_format=json")
+    logging.getLogger("nelm.test").info("searched Observation?subject=Patient%2Fabc-124&code=x")
+    text = log_stream.getvalue()
+    for raw in ("v01", "v02", "abc-123", "abc-124"):
+        assert raw not in text
+    assert hash_patient_id("v01", Settings().id_hash_key) in text
+    assert hash_patient_id("abc-124", Settings().id_hash_key) in text  # "Patient/" prefix dropped before hashing
+    assert "now=2026-11-26" in text and "_format=json" in text  # other parameters stay readable
+
+
+def test_gunicorn_access_lines_carry_no_query_string_and_mask_path_ids() -> None:
+    import ast
+
+    conf = ast.parse((Path(__file__).resolve().parents[2] / "gunicorn.conf.py").read_text())
+    formats = [node.value.value for node in ast.walk(conf) if isinstance(node, ast.Assign)
+               and any(isinstance(t, ast.Name) and t.id == "access_log_format" for t in node.targets)
+               and isinstance(node.value, ast.Constant)]
+    assert len(formats) == 1
+    fmt = formats[0]
+    assert "%(U)s" in fmt  # the path without the query string
+    for atom in ("%(r)s", "%(q)s", "%(f)s", "%({"):  # request line, query, referer, raw headers
+        assert atom not in fmt
+    line = fmt % {"h": "10.0.0.1", "m": "GET", "U": "/demo/api/patients/v01/record", "H": "HTTP/1.1",
+                  "s": 200, "B": 120, "M": 4}
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, line, None, None)
+    from cds_hooks.logging_setup import JsonFormatter
+
+    out = json.loads(JsonFormatter().format(record))  # as gunicorn's logconfig_dict builds it: no key
+    assert "v01" not in out["message"] and "/patients/[patient]/record" in out["message"]

@@ -2,44 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import re
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psycopg
 import pytest
 from flask import Flask
 
 from cds_hooks.app import create_app
 from cds_hooks.config import Settings
 from tests.security.conftest import BASE, Signer, bearer
+from tests.support.postgres import fresh_database
 
 DISCOVERY = f"{BASE}/cds-services"
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _libpq(url: str) -> str:
-    return re.sub(r"^postgresql\+psycopg://", "postgresql://", url)
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database (dropped afterwards) as a SQLAlchemy URL; skips without a server."""
-    admin_url = os.environ.get("NELM_TEST_POSTGRES_URL", ADMIN_URL)
-    try:
-        admin = psycopg.connect(_libpq(admin_url), autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {admin_url.split('@')[-1]} ({type(exc).__name__}); .ci/run provides one")
-    name = f"nelm_sec_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("nelm_sec") as url:
+        yield url
 
 
 def _replicas(database_url: str, trust_file: Path, count: int = 2) -> list[Flask]:

@@ -97,3 +97,30 @@ def test_stale_values_are_named_with_value_date_and_reference(tmp_path: Path) ->
     line = next(x for x in gap["detail"].splitlines() if x.startswith("- **platelets**"))
     assert "last value 2026-11-16 (Observation/v14-lab-777-3)" in line
     assert "Last result: Platelets 250 ×10⁹/L." in line
+
+
+def test_profile_facts_omit_unknowns_and_say_none_recorded_only_where_absence_means_none() -> None:
+    from cds_hooks.cardparts import NONE_RECORDED, profile_facts
+    from nelm_fhir.model import (
+        ConditionState,
+        ExtrahepaticFinding,
+        ExtrahepaticSite,
+        LabKind,
+        LabResult,
+        NelmProfile,
+    )
+
+    bare = profile_facts(NelmProfile(patient="Patient/x", as_of=dt.date(2026, 11, 26)))
+    assert {f.label for f in bare if f.value == NONE_RECORDED} == B26_LABELS
+    assert {f.label for f in bare} == B26_LABELS  # nothing else is known: nothing else is shown (no Ki-67 line)
+
+    profile = NelmProfile(
+        patient="Patient/x", as_of=dt.date(2026, 11, 26),
+        extrahepatic=(ExtrahepaticFinding(site=ExtrahepaticSite.BONE, distant=True, state=ConditionState.HISTORY,
+                                          source="Condition/bone-1", code="http://snomed.info/sct|94222008"),),
+        labs=(LabResult(kind=LabKind.EGFR, value=72.0, unit="mL/min/{1.73_m2}", source="Observation/egfr-1",
+                        date=dt.date(2026, 11, 1)),),
+    )
+    lines = {f.label: f.markdown() for f in profile_facts(profile)}
+    assert lines["Extrahepatic disease"] == "- **Extrahepatic disease** history only: bone · `Condition/bone-1`"
+    assert lines["eGFR"] == "- **eGFR** 72 mL/min/1.73 m² · 2026-11-01 · `Observation/egfr-1`"

@@ -71,3 +71,36 @@ def test_bad_feedback_is_400(app: Flask, body: dict[str, Any], expected: str) ->
     response = app.test_client().post("/cds-services/nelm-pathway/feedback", json=body)
     assert response.status_code == 400
     assert expected in response.get_json()["issue"][0]["diagnostics"]
+
+
+def _issued_card(app: Flask) -> str:
+    from tests.service.requests_ import patient_view
+    from tests.service.vignettes import bundle
+
+    response = app.test_client().post("/cds-services/nelm-pathway", json=patient_view("v14", bundle("V14")))
+    assert response.status_code == 200
+    return str(response.get_json()["cards"][0]["uuid"])
+
+
+def test_feedback_on_a_card_never_issued_is_kept_and_marked(any_app: Flask,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    client = any_app.test_client()
+    issued = _issued_card(any_app)
+    stranger = str(uuid.uuid4())
+    audit = store_of(any_app).recent_audit(1)[0]
+    assert issued in audit["card_uuids"] and audit["card_count"] == len(audit["card_uuids"])
+    body = {"feedback": [_item(card=issued), _item(card=stranger)]}
+    with caplog.at_level("WARNING", logger="nelm.cds.services"):
+        response = client.post("/cds-services/nelm-pathway/feedback", json=body)
+    assert response.get_json() == {"received": 2, "stored": 2, "duplicates": 0}  # nothing is lost
+    store = store_of(any_app)
+    assert store.feedback_for(issued)[0]["unknown_card"] is False
+    assert store.feedback_for(stranger)[0]["unknown_card"] is True
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("never issued" in w for w in warnings)
+    assert not any(stranger in w or issued in w for w in warnings)  # hashed ids only
+    # A card of nelm-pathway reported to another service was not issued by that service.
+    other = client.post("/cds-services/nelm-order-sign/feedback", json={"feedback": [_item(card=issued)]})
+    assert other.get_json()["stored"] == 1
+    marks = {row["service_id"]: row["unknown_card"] for row in store.feedback_for(issued)}
+    assert marks == {"nelm-pathway": False, "nelm-order-sign": True}

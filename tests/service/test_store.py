@@ -134,3 +134,38 @@ def test_initial_revision_downgrades_cleanly(tmp_path: Path) -> None:
     s.upgrade()
     assert s.ping()
     s.dispose()
+
+
+def _columns(store: Store, table: str) -> set[str]:
+    return {c["name"] for c in sa.inspect(store.engine).get_columns(table)}
+
+
+def test_revision_0003_adds_issued_cards_and_downgrades(store: Store) -> None:
+    from alembic import command
+
+    from cds_hooks.store import alembic_config
+
+    # Rows written before 0003 keep working: the new columns have server defaults.
+    config = alembic_config(store.url)
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002_smart_sessions")
+    assert "hook_audit_card" not in sa.inspect(store.engine).get_table_names()
+    assert "card_uuids" not in _columns(store, "hook_audit")
+    assert "unknown_card" not in _columns(store, "feedback")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO hook_audit (at, service_id, hook, status_code, card_count, statuses, "
+                             "latency_ms) VALUES (:at, 'nelm-pathway', 'patient-view', 200, 0, '{}', 1.0)"),
+                     {"at": dt.datetime(2026, 11, 1)})
+    store.upgrade()
+    assert store.revision() == "0003_issued_cards"
+    assert "card_uuids" in _columns(store, "hook_audit") and "unknown_card" in _columns(store, "feedback")
+    old = [r for r in store.recent_audit() if r["at"] == dt.datetime(2026, 11, 1)]
+    assert old and old[0]["card_uuids"] == []
+    card = str(uuid.uuid4())
+    store.record_audit(AuditRecord(service_id="nelm-pathway", hook="patient-view", hook_instance=None,
+                                   patient_hash="pt_x", status_code=200, card_count=1, statuses={}, latency_ms=2.0,
+                                   card_uuids=(card,)))
+    assert store.recent_audit(1)[0]["card_uuids"] == [card]
+    assert store.issued_cards("nelm-pathway", [card, str(uuid.uuid4())]) == {card}
+    assert store.issued_cards("nelm-order-sign", [card]) == set()

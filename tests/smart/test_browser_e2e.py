@@ -138,3 +138,33 @@ def test_failure_page_in_the_browser(live_app: str) -> None:
             page.screenshot(path=str(SHOTS / "smart-06-unknown-iss.png"))
         finally:
             browser.close()
+
+
+def test_two_tabs_with_two_patients_each_keep_their_patient_after_a_reload(
+    live_app: str, auth_server: SmartAuthServer, fhir_server: FhirServer
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    prefix = f"e2t{uuid.uuid4().hex[:6]}"
+    pid_a = load_vignette(fhir_server, "V10", prefix + "a")
+    pid_b = load_vignette(fhir_server, "V01", prefix + "b")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            tab_a, tab_b = context.new_page(), context.new_page()
+            for tab, pid in ((tab_a, pid_a), (tab_b, pid_b)):
+                launch = auth_server.new_launch(patient=pid)
+                tab.goto(f"{live_app}/smart/launch?iss={quote(auth_server.iss, safe='')}&launch={launch}")
+                tab.wait_for_url(f"{live_app}/smart/app?launch=*")  # the tab pins itself to its launch
+            tab_a.reload()
+            tab_b.reload()
+            assert tab_a.locator(".patient-banner").inner_text().startswith("Demo Vignette V10")
+            assert tab_b.locator(".patient-banner").inner_text().startswith("Demo Vignette V01")
+            tab_a.fill("#f-flr-percent", "36")
+            tab_a.click("button[type=submit]")
+            tab_a.wait_for_selector("#changes")
+            assert tab_a.locator(".patient-banner").inner_text().startswith("Demo Vignette V10")
+            assert "launch=" in tab_a.url
+        finally:
+            browser.close()

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 from cds_hooks.smart.sessions import SESSION_TABLE, SmartSessionStore
-from cds_hooks.store import Store
-
-PG_URL = os.environ.get("NELM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from cds_hooks.store import MIGRATIONS, Store
+from tests.support.postgres import fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -26,30 +24,21 @@ def migrated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield store
         store.dispose()
         return
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    name = f"nelm_smart_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    store = Store(sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        store.upgrade()
-        yield store
-    finally:
-        store.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("nelm_smart") as url:
+        store = Store(url)
+        try:
+            store.upgrade()
+            yield store
+        finally:
+            store.dispose()
 
 
 def test_migration_creates_the_session_table_idempotently(migrated: Store) -> None:
     migrated.upgrade()  # again: nothing to do
-    assert migrated.revision() == "0002_smart_sessions"
+    # At head, which includes 0002 (later revisions such as 0003_issued_cards build on it).
+    script = ScriptDirectory(str(MIGRATIONS))
+    assert migrated.revision() == script.get_current_head()
+    assert "0002_smart_sessions" in {r.revision for r in script.walk_revisions()}
     columns = {c["name"] for c in sa.inspect(migrated.engine).get_columns("smart_session")}
     assert columns == {"id_hash", "created_at", "expires_at", "payload"}
 
