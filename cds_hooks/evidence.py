@@ -40,6 +40,8 @@ _RULE_MODALITIES: dict[str, tuple[str, ...]] = {
     "B20": ("prrt-plus-radioembolization",), "B21": ("repeat-resection",),
     "B22": ("curative-resection", "liver-transplantation"),
     "B23": ("somatostatin-analogue", "everolimus", "sunitinib", "chemotherapy", "interferon-alpha"),
+    # A.6: the Ki-67 specimen age limit applies where the grade decides (the B4 list)
+    "A.6": (*_SURGERY, "prrt", "everolimus", "sunitinib", "chemotherapy"),
 }
 
 _MISSING = "cited in the seed review's text; its reference list as provided ends before this number"

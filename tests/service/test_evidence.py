@@ -69,3 +69,17 @@ def test_every_card_source_link_resolves(app: Flask) -> None:
     for card in cards:
         path = card["source"]["url"].removeprefix("http://localhost")
         assert client.get(path).status_code == 200, path
+
+
+def test_every_threshold_of_the_rules_appears_on_some_evidence_page(client: FlaskClient) -> None:
+    """No configurable threshold is invisible to the clinician reading the evidence pages."""
+    shown: set[str] = set()
+    general: set[str] = set()
+    for modality in Modality:
+        doc = client.get(f"/evidence/{modality.value}?format=json").get_json()
+        shown |= {t["key"] for t in doc["thresholds"]}
+        general |= set(doc["generalThresholds"])
+    config = client.application.extensions["nelm_pathway_config"]
+    assert set(config.thresholds) <= shown | general
+    alpps = client.get("/evidence/alpps?format=json").get_json()
+    assert "staleness.ki67-months" in {t["key"] for t in alpps["thresholds"]}

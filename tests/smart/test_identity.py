@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 from flask.testing import FlaskClient
 
 from cds_hooks.app import create_app
+from cds_hooks.smart.identity import IdTokenError, new_jwks_cache, verify_id_token
 from tests.smart.conftest import CLIENT_ID, SCOPES, complete_launch, make_settings, write_registration
 from tests.smart.test_launch import PATIENT, assert_clear_page
-from tests.support.sekmet import FhirServer
+from tests.support.sekmet import FhirServer, free_port
 from tests.support.smart_auth_server import SmartAuthServer
 
 
@@ -101,3 +104,32 @@ def test_without_openid_there_is_no_performer_and_the_page_says_so(
     html = client.get("/smart/app").get_data(as_text=True)
     assert "findings are recorded without a performer" in html
     assert auth_server.jwks_requests == 0
+
+
+def test_unreachable_keys_stop_the_launch_with_a_clear_page(
+    client: FlaskClient, auth_server: SmartAuthServer, fhir_server: FhirServer
+) -> None:
+    auth_server.jwks_uri_override = f"http://127.0.0.1:{free_port()}/jwks"  # nothing listens there
+    assert_clear_page(_launch(client, auth_server, fhir_server), 403, "could not be read")
+
+
+def _signed(auth: SmartAuthServer, claims: dict[str, object]) -> str:
+    return jwt.encode(claims, auth._signing_key, algorithm="RS256", headers={"kid": "ehr-rsa-1"})
+
+
+def test_several_audiences_need_azp_naming_us(auth_server: SmartAuthServer) -> None:
+    now = int(time.time())
+    base = {"iss": auth_server.iss, "sub": "dr-1", "iat": now, "exp": now + 300, "nonce": "n-1",
+            "fhirUser": "Practitioner/dr-1", "aud": [CLIENT_ID, "another-app"]}
+    keys = new_jwks_cache(5)
+
+    def check(claims: dict[str, object]) -> str | None:
+        return verify_id_token(_signed(auth_server, claims), issuer=auth_server.iss,
+                               jwks_uri=f"{auth_server.base_url}/auth/jwks", client_id=CLIENT_ID, nonce="n-1",
+                               keys=keys, leeway_seconds=60).fhir_user
+
+    assert check(base | {"azp": CLIENT_ID}) == "Practitioner/dr-1"
+    with pytest.raises(IdTokenError, match="azp"):
+        check(base | {"azp": "another-app"})
+    with pytest.raises(IdTokenError, match="required claim 'sub'"):
+        check({k: v for k, v in base.items() if k != "sub"})

@@ -256,6 +256,7 @@ class SmartAuthServer:
     id_token_alg: str = "RS256"
     id_token_fault: str | None = None
     publish_jwks_uri: bool = True
+    jwks_uri_override: str | None = None  # publish another jwks_uri (e.g. one where nothing listens)
     jwks_requests: int = 0
     styles: dict[str, Any] = field(default_factory=dict)
     style_requests: list[str] = field(default_factory=list)
@@ -367,7 +368,8 @@ class SmartAuthServer:
         @app.get("/fhir/.well-known/smart-configuration")
         def smart_configuration() -> Response:
             return jsonify({
-                **({"jwks_uri": f"{self.base_url}/auth/jwks"} if self.publish_jwks_uri else {}),
+                **({"jwks_uri": self.jwks_uri_override or f"{self.base_url}/auth/jwks"}
+                   if self.publish_jwks_uri else {}),
                 "issuer": self.iss,
                 "authorization_endpoint": f"{self.base_url}/auth/authorize",
                 "token_endpoint": self.token_url,
