@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["BodyError", "parse_json_object"]
+__all__ = ["BodyError", "parse_json_object", "reference_parse"]
 
 MAX_DEPTH = 64
 
@@ -85,14 +85,13 @@ def _check_depth(raw: bytes, limit: int) -> None:
         raise BodyError(f"JSON nested deeper than {limit} levels")
 
 
-def parse_json_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
-    """Return the JSON object in ``raw``; raises BodyError with a client-safe message otherwise."""
-    if not raw.strip():
-        raise BodyError("request body is empty; a JSON object is required")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BodyError(f"request body is not valid UTF-8 (byte {exc.start})") from None
+def reference_parse(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """Return the JSON object in ``raw`` the simple way (a hook on every object); raises BodyError.
+
+    The definition of what the product accepts: ``parse_json_object`` must give the same value or
+    the same error, and falls back to this function whenever its cheap checks see anything unusual.
+    """
+    text = _text(raw)
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except RecursionError:
@@ -103,5 +102,80 @@ def parse_json_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, An
         raise BodyError(f"the JSON body must be an object, not {type(value).__name__}")
     _check_depth(raw, max_depth)
     if _SUSPECT_ESCAPE.search(text):
+        _check_strings(value)
+    return value
+
+
+def _text(raw: bytes) -> str:
+    if not raw.strip():
+        raise BodyError("request body is empty; a JSON object is required")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"request body is not valid UTF-8 (byte {exc.start})") from None
+
+
+# The fast path keeps, of the (valid) text, only what lies outside strings and matters: colons (one per
+# key) and brackets. Escapes go first (an escaped quote does not end a string). Every byte that can
+# follow a backslash in an escape is kept until then, so that deleting bytes never joins a backslash
+# to a byte it did not escape.
+_KEEP_WITH_ESCAPES = b'"\\:[]{}/bfnrtu'
+_DROP_WITH_ESCAPES = bytes(c for c in range(256) if c not in _KEEP_WITH_ESCAPES)
+_DROP = bytes(c for c in range(256) if c not in b'":[]{}')
+
+
+def _structure(raw: bytes) -> tuple[int, bytes]:
+    """Return the number of keys written in the valid JSON ``raw`` and its brackets (outside strings)."""
+    if b"\\" in raw:
+        kept = raw.translate(None, _DROP_WITH_ESCAPES).replace(b"\\\\", b"").replace(b'\\"', b"")
+        kept = kept.translate(None, _DROP)
+    else:
+        kept = raw.translate(None, _DROP)
+    # Unescaped quotes only delimit strings: split on them, the odd pieces are inside strings. Removing
+    # adjacent quotes first (an empty string, or two strings with nothing that matters between them)
+    # changes nothing outside strings and leaves far fewer pieces.
+    outside = b"".join(kept.replace(b'""', b"").split(b'"')[::2])
+    return outside.count(b":"), outside.translate(None, b":")
+
+
+def _shallow(brackets: bytes, limit: int) -> bool:
+    """Return True when the brackets of valid JSON surely nest at most ``limit`` deep (False: not sure).
+
+    One pass removes every innermost ``{}`` and then every innermost ``[]``: at least one level and
+    at most two. Empty after ``k`` passes means depth <= 2k.
+    """
+    passes = 0
+    while brackets and 2 * passes < limit:
+        brackets = brackets.replace(b"{}", b"").replace(b"[]", b"")
+        passes += 1
+    return not brackets
+
+
+def parse_json_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """Return the JSON object in ``raw``; raises BodyError with a client-safe message otherwise.
+
+    Same answer as ``reference_parse``, about twice as fast on a clean body: plain ``json.loads``
+    (no per-object pairs list), then the keys the parser kept are counted against the keys written in
+    the text: a duplicate key is the only way they can differ. Anything unusual (an error, a
+    duplicate, deep nesting, a top level that is not an object) is decided by ``reference_parse``.
+    """
+    text = _text(raw)
+    kept = 0
+
+    def count_keys(obj: dict[str, Any]) -> dict[str, Any]:
+        nonlocal kept
+        kept += len(obj)
+        return obj
+
+    try:
+        value = json.loads(text, object_hook=count_keys, parse_constant=_no_constants)
+    except (RecursionError, json.JSONDecodeError, BodyError):
+        return reference_parse(raw, max_depth=max_depth)
+    if not isinstance(value, dict):
+        return reference_parse(raw, max_depth=max_depth)
+    written, brackets = _structure(raw)
+    if written != kept or not _shallow(brackets, max_depth):
+        return reference_parse(raw, max_depth=max_depth)
+    if b"\\" in raw and _SUSPECT_ESCAPE.search(text):  # a NUL or surrogate needs a \\u escape
         _check_strings(value)
     return value
