@@ -60,6 +60,7 @@ def _bundle(bundle: dict[str, Any], where: str, items: list[Item], ctx: Ctx, *, 
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
         raise NotABundleError(f"{where}.entry is not a list")
+    append = items.append
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             ctx.problem(f"{where}.entry[{index}]", "entry is not a JSON object")
@@ -71,15 +72,14 @@ def _bundle(bundle: dict[str, Any], where: str, items: list[Item], ctx: Ctx, *, 
         if not isinstance(full_url, str):
             full_url = None
         search = entry.get("search")
-        if (isinstance(search, dict) and search.get("mode") == "outcome") or (
-            isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome"
-        ):
+        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        if rtype == "OperationOutcome" or (isinstance(search, dict) and search.get("mode") == "outcome"):
             _outcome(resource, f"{where}.entry[{index}]", ctx)
             continue
-        if isinstance(resource, dict) and isinstance(resource.get("id"), str) and resource["id"]:
-            rtype = resource.get("resourceType")
-            if isinstance(rtype, str) and rtype != "Bundle":
-                items.append(Item(raw=resource, ref=f"{rtype}/{resource['id']}", full_url=full_url))
+        if rtype is not None:
+            rid = resource.get("id")
+            if rid and isinstance(rid, str) and isinstance(rtype, str) and rtype != "Bundle":
+                append(Item(resource, f"{rtype}/{rid}", full_url))  # the common case, without _add
                 continue
         _add(resource, full_url, f"{where}.entry[{index}]", items, ctx, depth=depth)
 
@@ -142,13 +142,14 @@ def index_items(items: list[Item], ctx: Ctx) -> list[Item]:
         if current is None or _version_key(item) > _version_key(current):
             chosen[item.ref] = item
     unique = list(chosen.values())
+    index = ctx.index
+    index.update(chosen)  # Type/id keys win over fullUrl keys, as below
     for item in unique:
-        ctx.index[item.ref] = item
         full_url = item.full_url
         if full_url and full_url != item.ref:
-            ctx.index.setdefault(full_url, item)
-            if not full_url.endswith("/" + item.ref):
-                ctx.index.setdefault(ref_key(full_url), item)
+            index.setdefault(full_url, item)
+            if not full_url.endswith(item.ref) or full_url[-len(item.ref) - 1] != "/":
+                index.setdefault(ref_key(full_url), item)
     return unique
 
 
@@ -159,22 +160,6 @@ def _version_key(item: Item) -> tuple[str, str, str]:
         str(meta.get("versionId", "")),
         json.dumps(item.raw, sort_keys=True, default=str),
     )
-
-
-def _patient_of(item: Item, ctx: Ctx, cache: dict[str, str | None]) -> tuple[str, str] | None:
-    """Return (patient key, path) this resource belongs to, or None when it names no patient."""
-    raw = item.raw
-    if raw.get("resourceType") == "Patient":
-        return item.ref, item.ref
-    for key in _PATIENT_KEYS:
-        holder = raw.get(key)
-        if isinstance(holder, dict) and isinstance(holder.get("reference"), str):
-            reference = holder["reference"]
-            if reference not in cache:
-                cache[reference] = _patient_key(reference, ctx)
-            patient = cache[reference]
-            return (patient, f"{item.ref}.{key}.reference") if patient is not None else None
-    return None
 
 
 def _patient_key(reference: str, ctx: Ctx) -> str | None:
@@ -196,15 +181,28 @@ def check_patient(items: list[Item], patient_id: str | None, ctx: Ctx) -> str | 
     seen: str | None = expected
     cache: dict[str, str | None] = {}
     for item in items:
-        found = _patient_of(item, ctx, cache)
-        if found is None:
+        raw = item.raw
+        patient: str | None = None
+        named_by = ""  # the element naming the patient; "" for a Patient resource
+        if raw.get("resourceType") == "Patient":
+            patient = item.ref
+        else:
+            for named_by in _PATIENT_KEYS:
+                holder = raw.get(named_by)
+                if isinstance(holder, dict):
+                    reference = holder.get("reference")
+                    if isinstance(reference, str):
+                        if reference not in cache:
+                            cache[reference] = _patient_key(reference, ctx)
+                        patient = cache[reference]
+                        break
+        if patient is None:
             continue
-        key, path = found
         if seen is None:
-            seen = key
-        elif key != seen:
+            seen = patient
+        elif patient != seen:
             # The message names the resource, never the patients' ids (it may be logged).
-            where = "a Patient resource" if item.raw.get("resourceType") == "Patient" else path
+            where = "a Patient resource" if not named_by else f"{item.ref}.{named_by}.reference"
             raise PatientMismatchError(
                 f"{where} belongs to another patient than the one evaluated: records of two patients are never mixed"
             )

@@ -1,9 +1,9 @@
 """A strict, cheap check of the Observation elements the ingest reads, for simple Observations.
 
 Full ``fhir.resources`` R4B validation costs about 0.3-0.5 ms per Observation; a chart holds
-hundreds of routine labs. For an Observation without components, specimen, focus or body site,
+hundreds of routine labs. For an Observation without components, specimen or body site,
 this module checks every element the ingest reads (id, status, code, subject, effective[x],
-issued, the value) against the FHIR R4 datatype rules, and that every top-level key is an R4
+issued, focus references, the value) against the FHIR R4 datatype rules, and that every top-level key is an R4
 Observation element. When anything is off, the caller falls back to full R4B validation, which
 names the faulty element by its FHIR path. Elements the ingest never reads (reference ranges,
 notes, interpretation) are left to the sending system.
@@ -28,6 +28,7 @@ __all__ = [
     "FastConcept",
     "FastObservation",
     "FastQuantity",
+    "FastReference",
     "codings_ok",
     "fast_observation",
     "matches",
@@ -105,7 +106,7 @@ _READ_VALUES = frozenset({"valueQuantity", "valueInteger", "valueBoolean", "valu
 _OTHER_VALUES = frozenset(k for k in _ELEMENTS if k.lstrip("_").startswith("value")) - _READ_VALUES
 # Elements that need the full model (their content is read) or change the meaning of the resource.
 _NEEDS_MODEL = frozenset(
-    {"component", "specimen", "focus", "bodySite", "hasMember", "modifierExtension", "dataAbsentReason"}
+    {"component", "specimen", "bodySite", "hasMember", "modifierExtension", "dataAbsentReason"}
     | {"effectivePeriod", "effectiveInstant", "effectiveTiming"}
 )
 _INT32 = (-(2**31), 2**31 - 1)
@@ -138,6 +139,13 @@ class FastConcept:
 
 
 @dataclass(frozen=True, slots=True)
+class FastReference:
+    """A Reference of ``focus``: the reference string (mCODE disease status names its Condition)."""
+
+    reference: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class FastObservation:
     """The Observation elements the ingest reads, with the attribute names of the R4B model."""
 
@@ -152,7 +160,7 @@ class FastObservation:
     effectiveInstant: None = None
     dataAbsentReason: None = None
     specimen: None = None
-    focus: None = None
+    focus: tuple[FastReference, ...] | None = None
     component: None = None
 
 
@@ -208,6 +216,28 @@ def _quantity(quantity: Any) -> FastQuantity | None:
 
 
 _QUANTITY_KEYS = frozenset({"value", "unit", "system", "code", "comparator", "id", "extension"})
+_REFERENCE_KEYS = frozenset({"reference", "display", "type"})
+_URI = re.compile(r"\S+")
+
+
+def _text_ok(value: Any) -> bool:
+    # A FHIR string: non-empty; surrounding whitespace is left to full validation.
+    return isinstance(value, str) and value != "" and value.strip() == value
+
+
+def _focus(focus: Any) -> tuple[FastReference, ...] | None:
+    """Return the references of ``focus`` (a non-empty list of objects), or None when full validation must decide."""
+    found = []
+    for item in focus:
+        if not _REFERENCE_KEYS.issuperset(item):
+            return None
+        reference, display, kind = item.get("reference"), item.get("display"), item.get("type")
+        if (reference is not None and not _text_ok(reference)) or (display is not None and not _text_ok(display)):
+            return None
+        if kind is not None and (not isinstance(kind, str) or not matches(_URI, kind)):
+            return None
+        found.append(FastReference(reference=reference))
+    return tuple(found)
 
 
 def fast_observation(raw: dict[str, Any]) -> FastObservation | None:
@@ -230,18 +260,27 @@ def fast_observation(raw: dict[str, Any]) -> FastObservation | None:
     present = _READ_VALUES.intersection(raw)
     if len(present) != 1:
         return None  # no value (or several): full validation reports it
+    focus: tuple[FastReference, ...] | None = None
+    if "focus" in raw:
+        focus = _focus(raw["focus"])
+        if focus is None:
+            return None
     (kind,) = present
     value = raw[kind]
     if kind == "valueQuantity":
         quantity = _quantity(value)
-        return None if quantity is None else FastObservation(status, effective, issued, valueQuantity=quantity)
+        if quantity is None:
+            return None
+        return FastObservation(status, effective, issued, valueQuantity=quantity, focus=focus)
     if kind == "valueInteger":
         if isinstance(value, bool) or not isinstance(value, int) or not _INT32[0] <= value <= _INT32[1]:
             return None
-        return FastObservation(status, effective, issued, valueInteger=value)
+        return FastObservation(status, effective, issued, valueInteger=value, focus=focus)
     if kind == "valueBoolean":
-        return FastObservation(status, effective, issued, valueBoolean=value) if isinstance(value, bool) else None
+        if not isinstance(value, bool):
+            return None
+        return FastObservation(status, effective, issued, valueBoolean=value, focus=focus)
     if not codings_ok(value):
         return None
     codings = tuple(FastCoding(system=c.get("system"), code=c.get("code")) for c in value["coding"])
-    return FastObservation(status, effective, issued, valueCodeableConcept=FastConcept(coding=codings))
+    return FastObservation(status, effective, issued, valueCodeableConcept=FastConcept(coding=codings), focus=focus)

@@ -13,7 +13,6 @@ from nelm_fhir.ingest.common import (
     Item,
     coding_pairs,
     model_codings,
-    raw_entry,
     raw_list,
     ref_key,
     to_date,
@@ -68,12 +67,17 @@ _BOOL_FINDINGS = {
 
 def relevant_observation(raw: dict[str, Any], ctx: Ctx) -> MappingEntry | None:
     """Return the mapping entry that makes a raw Observation relevant, or None (cheap: raw codes only)."""
-    found = raw_entry(ctx.term, raw.get("code"), _NAMESPACE_SET)
-    if found is None:
+    concept = raw.get("code")
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(codings, list):
         return None
-    if found.namespace == "obs" and found.name not in USED_OBS:
-        return None
-    return found
+    entry = ctx.term.entry  # raw_entry inlined: this runs for every Observation of the chart
+    for coding in codings:
+        if isinstance(coding, dict):
+            found = entry(coding.get("system"), coding.get("code"))
+            if found is not None and found.namespace in _NAMESPACE_SET:
+                return None if found.namespace == "obs" and found.name not in USED_OBS else found
+    return None
 
 
 def observation_date(obs: Any) -> dt.date | None:

@@ -48,6 +48,13 @@ values = st.one_of(
 )
 
 
+ref_text = st.one_of(st.sampled_from(["Condition/c1", "urn:uuid:1", " Condition/c1", "", "a b"]), odd)
+references = st.fixed_dictionaries(
+    {}, optional={"reference": ref_text, "display": ref_text, "type": ref_text, "identifier": odd}
+)
+focuses = st.one_of(st.lists(references, max_size=3), odd)
+
+
 @st.composite
 def observations(draw: st.DrawFn) -> dict[str, Any]:
     obs = observation("o1", cc(LOINC, "718-7"))
@@ -65,6 +72,8 @@ def observations(draw: st.DrawFn) -> dict[str, Any]:
         obs["code"] = draw(st.one_of(st.just({"coding": [{"system": 1, "code": "x"}]}), odd))
     if draw(st.booleans()):
         obs[draw(st.sampled_from(["valueQuantityy", "note", "referenceRange", "subject"]))] = draw(odd)
+    if draw(st.booleans()):
+        obs["focus"] = draw(focuses)
     return obs
 
 
@@ -90,6 +99,18 @@ def test_fast_check_accepts_only_what_r4b_accepts_and_reads_the_same_value(raw: 
         assert fast.valueInteger == model.valueInteger
     if fast.valueBoolean is not None:
         assert fast.valueBoolean is model.valueBoolean
+    if fast.focus is not None or model.focus is not None:
+        assert fast.focus is not None and model.focus is not None
+        assert [f.reference for f in fast.focus] == [f.reference for f in model.focus]
+
+
+def test_a_disease_status_with_its_focus_takes_the_fast_path() -> None:
+    status = observation("ds", cc(LOINC, "97509-4"), valueCodeableConcept=cc("http://snomed.info/sct", "359746009"))
+    status["focus"] = [{"reference": "Condition/nelm", "display": "NELM"}]
+    fast = fast_observation(status)
+    assert fast is not None and fast.focus is not None and [f.reference for f in fast.focus] == ["Condition/nelm"]
+    status["focus"] = [{"reference": "Condition/nelm", "identifier": {"value": "x"}}]
+    assert fast_observation(status) is None  # an element of the Reference the fast path does not check
 
 
 def test_a_routine_lab_takes_the_fast_path_and_a_complex_one_does_not() -> None:
