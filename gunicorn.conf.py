@@ -6,6 +6,7 @@ Override with gunicorn's own means: ``WEB_CONCURRENCY`` (workers), ``GUNICORN_TH
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -27,7 +28,16 @@ def _default_workers() -> int:
 
 bind = os.environ.get("NELM_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("WEB_CONCURRENCY") or _default_workers())
-# Threads let a worker keep answering while another request waits on an EHR's FHIR server.
+# Worker model, chosen by measurement (docs/performance.md, "Worker model"): 8 EHR clients posting
+# 200-resource hooks to 2 cores, sync vs gthread with 1/2/4 threads and 2–5 workers. A hook is
+# CPU-bound (≈ 15 ms) except the FHIR fallback, which waits on the EHR's server. With clients that
+# pause between calls, as an EHR's users do, gthread with 4 threads had a p99 of ≈ 130–140 ms against
+# ≈ 240 ms with 2 threads and ≈ 280–440 ms with 1 thread or sync workers (medians of 4–12 runs on a
+# shared, noisy machine); at saturation the differences were within the noise. A sync worker blocks
+# on a connection whose request has not arrived yet (it closes every connection; clients reconnect
+# ahead of their next call), while gthread parks idle kept-alive connections in its poller. Threads
+# also keep a worker answering while another request waits on a FHIR server. Tail latency matters
+# more to an EHR than peak throughput, so: gthread, 4 threads (``python -m bench.workermodels``).
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Load the app once in the master: a broken mapping stops the start with one clear error instead
@@ -66,6 +76,27 @@ def on_starting(server: Any) -> None:
     """Start with an empty metrics folder so that counters from a previous run do not linger."""
     for stale in Path(_prom_dir).glob("*.db"):
         stale.unlink()
+
+
+# Freeze the preloaded app's objects (terminology, rules, pydantic models: ≈ 130,000) out of the
+# garbage collector before forking. Otherwise each worker's full (generation 2) collection walks
+# all of them — measured 6–300 ms on this machine, landing on whichever hook call triggered it —
+# and writes to their headers, unsharing the pages copy-on-write. ``NELM_GC_FREEZE=0`` turns it
+# off (for A/B measurement only).
+_gc_freeze = os.environ.get("NELM_GC_FREEZE", "1") != "0"
+
+
+def when_ready(server: Any) -> None:
+    """Collect once, then move every object of the preloaded app to the GC's permanent generation."""
+    if _gc_freeze:
+        gc.collect()
+        gc.freeze()
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """Freeze what the master allocated since (a respawned worker inherits a frozen heap too)."""
+    if _gc_freeze:
+        gc.freeze()
 
 
 def post_fork(server: Any, worker: Any) -> None:

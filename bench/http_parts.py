@@ -179,8 +179,8 @@ def run_http(args: argparse.Namespace, report: Report, raw: dict[str, Any], work
     load.notes += [sizes[sid] for _, sid in SERVICES]
     load.notes.append(f"prefetch templates from {origin}; bodies answered from the synthetic record by an "
                       "in-memory search that honours patient/code/category (a conforming EHR)")
-    load.notes.append("same gunicorn.conf.py for both (gthread, preload); wrk runs on the same 2 cores as the "
-                      "servers; ours and baseline alternate run by run")
+    load.notes.append("same gunicorn.conf.py for both (gthread, preload, GC freeze); wrk runs on the same 2 "
+                      "cores as the servers; ours and baseline alternate run by run")
     load.notes.append("saturating rows: each client sends its next request as soon as the last is answered, so "
                       "latency is mostly queueing (p50 ≈ clients / throughput); paced rows: the same clients "
                       f"pause at random between requests, sized to offer ≈ {PACED_SHARE:.0%} of ours' saturated "
@@ -272,5 +272,13 @@ def run_service_profile(args: argparse.Namespace, report: Report, raw: dict[str,
     table.notes.append(f"unprofiled latency per call through the Flask test client (no network): "
                        f"{latency.scaled(1000).format(2)} ms; cProfile inflates the absolute figures, read the "
                        f"shares; auth disabled (no JWT verification); templates from {origin}")
+    from bench.authcost import measure_auth_cost
+
+    off, on = measure_auth_cost(body, "/cds-services/nelm-pathway", workdir, calls=10 if args.quick else 40,
+                                runs=args.runs)
+    table.notes.append(f"with JWT verification (ES384, a fresh jti per call: signature + replay-cache insert): "
+                       f"{on.scaled(1000).format(2)} ms against {off.scaled(1000).format(2)} ms without, "
+                       f"runs alternated: JWT adds {(on.median - off.median) * 1000:.2f} ms per call")
     report.tables.append(table)
-    raw["service"] = {"latency_ms": latency.median * 1000, "layers": {k: v for k, v, _ in layers}}
+    raw["service"] = {"latency_ms": latency.median * 1000, "layers": {k: v for k, v, _ in layers},
+                      "jwt_off_ms": off.median * 1000, "jwt_on_ms": on.median * 1000}

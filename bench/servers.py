@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,13 +91,15 @@ class Gunicorn:
 
 
 def _wait_first_answer(proc: subprocess.Popen[bytes], url: str, body: bytes, started: float,
-                       timeout: float, log_path: Path) -> float:
+                       timeout: float, log_path: Path,
+                       extra_headers: Callable[[], Mapping[str, str]] | None = None) -> float:
     session = requests.Session()
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {log_path}")
+        headers = {"Content-Type": "application/json", **(extra_headers() if extra_headers else {})}
         try:
-            r = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=5)
+            r = session.post(url, data=body, headers=headers, timeout=5)
             if r.status_code == 200:
                 return time.monotonic() - started
             raise RuntimeError(f"first hook call answered {r.status_code}: {r.text[:300]}")
@@ -121,8 +123,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def run_gunicorn(name: str, app: str, *, workers: int, env: Mapping[str, str], probe_path: str,
-                 probe_body: bytes, workdir: Path, timeout: float = 60.0) -> Iterator[Gunicorn]:
-    """Start gunicorn serving ``app``; yield it once a POST to ``probe_path`` answered 200; stop it."""
+                 probe_body: bytes, workdir: Path, timeout: float = 60.0,
+                 probe_headers: Callable[[], Mapping[str, str]] | None = None) -> Iterator[Gunicorn]:
+    """Start gunicorn serving ``app``; yield it once a POST to ``probe_path`` answered 200; stop it.
+
+    ``probe_headers`` gives the headers of each probe (e.g. a fresh JWT when authentication is on)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / f"gunicorn-{name}-{workers}w.log"
@@ -135,7 +140,8 @@ def run_gunicorn(name: str, app: str, *, workers: int, env: Mapping[str, str], p
         started = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=REPO, env=child_env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            first = _wait_first_answer(proc, url + probe_path, probe_body, started, timeout, log_path)
+            first = _wait_first_answer(proc, url + probe_path, probe_body, started, timeout, log_path,
+                                       probe_headers)
             yield Gunicorn(name=name, url=url, pid=proc.pid, workers=workers, first_answer_seconds=first,
                            log_path=log_path)
         finally:

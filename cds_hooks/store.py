@@ -102,6 +102,11 @@ jwt_replay_table = sa.Table(
     sa.Index("ix_jwt_replay_expires_at", "expires_at"),
 )
 
+# The statements of the hot path (every hook call, every verified JWT), built once.
+_INSERT_AUDIT = hook_audit_table.insert()
+_INSERT_AUDIT_CARD = hook_audit_card_table.insert()
+_INSERT_JTI = jwt_replay_table.insert()
+
 
 def _utc_naive(value: dt.datetime) -> dt.datetime:
     """Return ``value`` as a naive UTC datetime (stored the same way on SQLite and PostgreSQL)."""
@@ -186,9 +191,12 @@ class Store:
         url = normalise_url(url)
         _prepare_sqlite_path(url)
         self.url = url
-        kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
+        # A pre-ping is one extra round trip per checkout (an audit row is written on every hook call):
+        # worth it against a PostgreSQL server that may drop idle connections, waste on a local SQLite file.
+        is_sqlite = sa.engine.make_url(url).get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": not is_sqlite}
         self.engine: Engine = sa.create_engine(url, **kwargs)
-        if self.engine.dialect.name == "sqlite":
+        if is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
     @property
@@ -230,7 +238,7 @@ class Store:
         now = _now()
         try:
             with self.engine.begin() as conn:
-                conn.execute(jwt_replay_table.insert().values(issuer=issuer, jti=jti, expires_at=expires))
+                conn.execute(_INSERT_JTI, {"issuer": issuer, "jti": jti, "expires_at": expires})
         except IntegrityError:
             with self.engine.begin() as conn:
                 # An expired entry may be reused: its token can no longer be valid anyway.
@@ -284,29 +292,30 @@ class Store:
 
     def record_audit(self, record: AuditRecord) -> None:
         """Append one audit row (raises SQLAlchemyError if the database is down)."""
+        row = {
+            "at": _now(),
+            "service_id": record.service_id,
+            "hook": record.hook,
+            "hook_instance": record.hook_instance,
+            "patient_hash": record.patient_hash,
+            "status_code": record.status_code,
+            "card_count": record.card_count,
+            "statuses": json.dumps(dict(record.statuses), sort_keys=True),
+            "latency_ms": record.latency_ms,
+            "fhir_queries": record.fhir_queries,
+            "fhir_failures": record.fhir_failures,
+            "card_uuids": json.dumps(list(record.card_uuids)),
+        }
         with self.engine.begin() as conn:
-            inserted = conn.execute(
-                hook_audit_table.insert().values(
-                    at=_now(),
-                    service_id=record.service_id,
-                    hook=record.hook,
-                    hook_instance=record.hook_instance,
-                    patient_hash=record.patient_hash,
-                    status_code=record.status_code,
-                    card_count=record.card_count,
-                    statuses=json.dumps(dict(record.statuses), sort_keys=True),
-                    latency_ms=record.latency_ms,
-                    fhir_queries=record.fhir_queries,
-                    fhir_failures=record.fhir_failures,
-                    card_uuids=json.dumps(list(record.card_uuids)),
-                )
-            )
+            # Prebuilt statements with bound parameters: compiled once per process (SQLAlchemy's cache),
+            # instead of a new ``insert().values(...)`` construct to build and cache-key on every hook call.
+            inserted = conn.execute(_INSERT_AUDIT, row)
             if record.card_uuids:
                 key = inserted.inserted_primary_key
                 if key is None:
                     raise SQLAlchemyError("audit row inserted without a primary key")
                 audit_id = key[0]
-                conn.execute(hook_audit_card_table.insert(), [
+                conn.execute(_INSERT_AUDIT_CARD, [
                     {"audit_id": audit_id, "service_id": record.service_id, "card_uuid": card}
                     for card in dict.fromkeys(record.card_uuids)
                 ])

@@ -169,3 +169,27 @@ def test_revision_0003_adds_issued_cards_and_downgrades(store: Store) -> None:
     assert store.recent_audit(1)[0]["card_uuids"] == [card]
     assert store.issued_cards("nelm-pathway", [card, str(uuid.uuid4())]) == {card}
     assert store.issued_cards("nelm-order-sign", [card]) == set()
+
+
+def test_audit_rows_from_concurrent_threads_each_keep_their_own_cards(store: Store) -> None:
+    # gthread workers write audit rows from several threads through the same prebuilt statements.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(i: int) -> tuple[str, str]:
+        cards = (str(uuid.uuid4()), str(uuid.uuid4()))
+        store.record_audit(AuditRecord(service_id="nelm-pathway", hook="patient-view", hook_instance=f"h{i}",
+                                       patient_hash=f"pt_{i}", status_code=200, card_count=2,
+                                       statuses={"resection": "recommended"}, latency_ms=float(i),
+                                       card_uuids=cards))
+        return cards
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        written = dict(zip(range(24), pool.map(write, range(24)), strict=True))
+    rows = store.recent_audit(100)
+    assert len(rows) == 24
+    for row in rows:
+        i = int(row["hook_instance"][1:])
+        assert row["patient_hash"] == f"pt_{i}" and row["latency_ms"] == float(i)
+        assert row["card_uuids"] == list(written[i])
+    every_card = [c for cards in written.values() for c in cards]
+    assert store.issued_cards("nelm-pathway", every_card) == set(every_card)
