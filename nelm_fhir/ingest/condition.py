@@ -9,6 +9,7 @@ from fhir.resources.R4B.condition import Condition
 
 from nelm_fhir.ingest.collected import Collected, PrimaryCandidate
 from nelm_fhir.ingest.common import Ctx, Item, model_codings, raw_entry, to_date, validated
+from nelm_fhir.ingest.fastclinical import fast_condition
 from nelm_fhir.model import (
     ConditionRecord,
     ConditionState,
@@ -47,7 +48,7 @@ def relevant_condition(raw: dict[str, Any], ctx: Ctx) -> MappingEntry | None:
     return raw_entry(ctx.term, raw.get("code"), _NAMESPACE_SET)
 
 
-def _state(cond: Condition) -> tuple[ConditionState, bool] | None:
+def _state(cond: Any) -> tuple[ConditionState, bool] | None:
     """Return (state, recurrence) or None when the Condition must be ignored (refuted, entered-in-error)."""
     verification = {c for _s, c in model_codings(cond.verificationStatus)}
     if verification & _REFUTED:
@@ -64,7 +65,7 @@ def _state(cond: Condition) -> tuple[ConditionState, bool] | None:
     return (ConditionState.HISTORY if abated else ConditionState.ACTIVE), False
 
 
-def _onset(cond: Condition) -> dt.date | None:
+def _onset(cond: Any) -> dt.date | None:
     if cond.onsetDateTime is not None:
         return to_date(cond.onsetDateTime)
     if cond.onsetPeriod is not None:
@@ -74,7 +75,9 @@ def _onset(cond: Condition) -> dt.date | None:
 
 def read_condition(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) -> None:
     """Validate one relevant Condition and add what it says to ``out`` (or a problem to ``ctx``)."""
-    cond = validated(Condition, item, ctx)
+    cond: Any = fast_condition(item.raw)
+    if cond is None:
+        cond = validated(Condition, item, ctx)
     if cond is None:
         return
     state = _state(cond)
@@ -162,9 +165,7 @@ def _metastasis(record: ConditionRecord, entry: MappingEntry, body: str | None, 
     )
 
 
-def _morphology(
-    cond: Condition, item: Item, record: ConditionRecord, entry: MappingEntry, ctx: Ctx, out: Collected
-) -> None:
+def _morphology(cond: Any, item: Item, record: ConditionRecord, entry: MappingEntry, ctx: Ctx, out: Collected) -> None:
     """Keep the differentiation the Condition code implies and its mCODE histology-morphology extension."""
     date = record.onset or record.recorded
     differentiation = entry.attributes.get("differentiation")

@@ -1,10 +1,11 @@
 """A strict, cheap check of the Observation elements the ingest reads, for simple Observations.
 
 Full ``fhir.resources`` R4B validation costs about 0.3-0.5 ms per Observation; a chart holds
-hundreds of routine labs. For an Observation without components, specimen or body site,
+hundreds of routine labs. For an Observation without specimen, members or data-absent reason,
 this module checks every element the ingest reads (id, status, code, subject, effective[x],
-issued, focus references, the value) against the FHIR R4 datatype rules, and that every top-level key is an R4
-Observation element. When anything is off, the caller falls back to full R4B validation, which
+issued, focus references, the value, the body site, each component's code and value) against the
+FHIR R4 datatype rules (codes and codings strictly, see ``fasttypes``), and that every top-level key
+is an R4 Observation element. When anything is off, the caller falls back to full R4B validation, which
 names the faulty element by its FHIR path. Elements the ingest never reads (reference ranges,
 notes, interpretation) are left to the sending system.
 """
@@ -16,15 +17,17 @@ import types
 import typing
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 from pydantic import BaseModel
 
+from nelm_fhir.ingest.fasttypes import CONCEPT, DATE_TIME, ID, matches
+
 __all__ = [
     "DATE_TIME",
     "ID",
+    "FastComponent",
     "FastConcept",
     "FastObservation",
     "FastQuantity",
@@ -34,11 +37,6 @@ __all__ = [
     "matches",
 ]
 
-ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-DATE_TIME = re.compile(
-    r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])"
-    r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|([+\-])((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?"
-)
 _INSTANT = re.compile(
     r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])"
     r"T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|([+\-])((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
@@ -106,7 +104,7 @@ _READ_VALUES = frozenset({"valueQuantity", "valueInteger", "valueBoolean", "valu
 _OTHER_VALUES = frozenset(k for k in _ELEMENTS if k.lstrip("_").startswith("value")) - _READ_VALUES
 # Elements that need the full model (their content is read) or change the meaning of the resource.
 _NEEDS_MODEL = frozenset(
-    {"component", "specimen", "bodySite", "hasMember", "modifierExtension", "dataAbsentReason"}
+    {"specimen", "hasMember", "modifierExtension", "dataAbsentReason"}
     | {"effectivePeriod", "effectiveInstant", "effectiveTiming"}
 )
 _INT32 = (-(2**31), 2**31 - 1)
@@ -161,14 +159,19 @@ class FastObservation:
     dataAbsentReason: None = None
     specimen: None = None
     focus: tuple[FastReference, ...] | None = None
-    component: None = None
+    component: tuple[FastComponent, ...] | None = None
 
 
-@lru_cache(maxsize=4096)
-def matches(pattern: re.Pattern[str], value: str) -> bool:
-    """Return True when ``value`` fully matches ``pattern`` (answers cached)."""
-    # Charts repeat the same dates, systems and units thousands of times: remember the answers.
-    return pattern.fullmatch(value) is not None
+@dataclass(frozen=True, slots=True)
+class FastComponent:
+    """One Observation component: its code and value, with the attribute names of the R4B model."""
+
+    code: FastConcept
+    valueQuantity: FastQuantity | None = None
+    valueInteger: int | None = None
+    valueBoolean: bool | None = None
+    valueCodeableConcept: FastConcept | None = None
+    dataAbsentReason: None = None
 
 
 def _opt_str(holder: dict[str, Any], key: str, pattern: re.Pattern[str] | None = None) -> tuple[bool, str | None]:
@@ -181,19 +184,9 @@ def _opt_str(holder: dict[str, Any], key: str, pattern: re.Pattern[str] | None =
 
 
 def codings_ok(concept: Any) -> bool:
-    """Return True when ``concept`` is a CodeableConcept whose codings have string elements."""
-    if not isinstance(concept, dict):
-        return False
-    codings = concept.get("coding")
-    if not isinstance(codings, list):
-        return False
-    for coding in codings:
-        if not isinstance(coding, dict):
-            return False
-        for key in ("system", "code", "display", "version"):
-            if key in coding and not isinstance(coding[key], str):
-                return False
-    return True
+    """Return True when ``concept`` is a well-formed CodeableConcept with codings (``fasttypes.CONCEPT``)."""
+    # Each coding's code, system and text are checked against the FHIR regexes: R4B rejects a code " 718-7".
+    return isinstance(concept, dict) and isinstance(concept.get("coding"), list) and CONCEPT(concept)
 
 
 def _quantity(quantity: Any) -> FastQuantity | None:
@@ -215,7 +208,7 @@ def _quantity(quantity: Any) -> FastQuantity | None:
     return FastQuantity(value=float(value), unit=unit, system=system, code=code, comparator=comparator)
 
 
-_QUANTITY_KEYS = frozenset({"value", "unit", "system", "code", "comparator", "id", "extension"})
+_QUANTITY_KEYS = frozenset({"value", "unit", "system", "code", "comparator"})
 _REFERENCE_KEYS = frozenset({"reference", "display", "type"})
 _URI = re.compile(r"\S+")
 
@@ -257,30 +250,60 @@ def fast_observation(raw: dict[str, Any]) -> FastObservation | None:
     ok_issued, issued = _opt_str(raw, "issued", _INSTANT)
     if not (ok_eff and ok_issued):
         return None
-    present = _READ_VALUES.intersection(raw)
-    if len(present) != 1:
-        return None  # no value (or several): full validation reports it
+    if "bodySite" in raw and not codings_ok(raw["bodySite"]):
+        return None
+    components: tuple[FastComponent, ...] | None = None
+    if "component" in raw:
+        components = _components(raw["component"])
+        if components is None:
+            return None
+    values = _value(raw)
+    if values is None or (not values and components is None):
+        return None  # no value without components (or several values): full validation reports it
     focus: tuple[FastReference, ...] | None = None
     if "focus" in raw:
         focus = _focus(raw["focus"])
         if focus is None:
             return None
+    return FastObservation(status, effective, issued, **values, focus=focus, component=components)
+
+
+def _concept(concept: dict[str, Any]) -> FastConcept:
+    return FastConcept(coding=tuple(FastCoding(system=c.get("system"), code=c.get("code")) for c in concept["coding"]))
+
+
+def _value(holder: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the value of an Observation or component as keyword arguments ({}: none), or None when malformed."""
+    present = _READ_VALUES.intersection(holder)
+    if not present:
+        return {}
+    if len(present) > 1:
+        return None
     (kind,) = present
-    value = raw[kind]
+    value = holder[kind]
     if kind == "valueQuantity":
         quantity = _quantity(value)
-        if quantity is None:
-            return None
-        return FastObservation(status, effective, issued, valueQuantity=quantity, focus=focus)
+        return None if quantity is None else {kind: quantity}
     if kind == "valueInteger":
         if isinstance(value, bool) or not isinstance(value, int) or not _INT32[0] <= value <= _INT32[1]:
             return None
-        return FastObservation(status, effective, issued, valueInteger=value, focus=focus)
+        return {kind: value}
     if kind == "valueBoolean":
-        if not isinstance(value, bool):
+        return {kind: value} if isinstance(value, bool) else None
+    return {kind: _concept(value)} if codings_ok(value) else None
+
+
+_COMPONENT_KEYS = frozenset({"code", *_READ_VALUES})
+
+
+def _components(components: Any) -> tuple[FastComponent, ...] | None:
+    """Return the components (code and value only), or None when full validation must decide."""
+    found = []
+    for component in components:
+        if not _COMPONENT_KEYS.issuperset(component) or not codings_ok(component.get("code")):
             return None
-        return FastObservation(status, effective, issued, valueBoolean=value, focus=focus)
-    if not codings_ok(value):
-        return None
-    codings = tuple(FastCoding(system=c.get("system"), code=c.get("code")) for c in value["coding"])
-    return FastObservation(status, effective, issued, valueCodeableConcept=FastConcept(coding=codings), focus=focus)
+        values = _value(component)
+        if values is None:
+            return None
+        found.append(FastComponent(_concept(component["code"]), **values))
+    return tuple(found)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fhir.resources.R4B.patient import Patient
 
 from nelm_fhir.ingest.collected import Collected
 from nelm_fhir.ingest.common import Ctx, Item, to_date, validated
+from nelm_fhir.ingest.fastclinical import fast_patient
 from nelm_fhir.model import Fact
 
 __all__ = ["age_on", "read_patient"]
@@ -20,7 +22,9 @@ def age_on(birth: dt.date, as_of: dt.date) -> int:
 
 def read_patient(item: Item, ctx: Ctx, out: Collected) -> None:
     """Validate the Patient and keep birth date and sex (a second Patient resource is a problem)."""
-    patient = validated(Patient, item, ctx)
+    patient: Any = fast_patient(item.raw)
+    if patient is None:
+        patient = validated(Patient, item, ctx)
     if patient is None:
         return
     if out.patient_ref is not None and out.patient_ref != item.ref:

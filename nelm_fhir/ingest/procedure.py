@@ -9,6 +9,7 @@ from fhir.resources.R4B.procedure import Procedure
 
 from nelm_fhir.ingest.collected import Collected, ProcedureNote
 from nelm_fhir.ingest.common import Ctx, Item, model_codings, raw_entry, ref_key, to_date, validated
+from nelm_fhir.ingest.fastclinical import fast_procedure
 from nelm_fhir.model import ProcedureKind, ProcedureRecord
 from nelm_fhir.terminology import MappingEntry
 
@@ -24,7 +25,7 @@ def relevant_procedure(raw: dict[str, Any], ctx: Ctx) -> MappingEntry | None:
     return raw_entry(ctx.term, raw.get("code"), _PROCEDURE)
 
 
-def _performed(proc: Procedure) -> dt.date | None:
+def _performed(proc: Any) -> dt.date | None:
     if proc.performedDateTime is not None:
         return to_date(proc.performedDateTime)
     if proc.performedPeriod is not None:
@@ -43,7 +44,9 @@ def _extension_codings(extensions: Any) -> list[tuple[str | None, str | None]]:
 
 def read_procedure(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) -> None:
     """Validate one relevant Procedure and add it to ``out`` when it was done (completed or in progress)."""
-    proc = validated(Procedure, item, ctx)
+    proc: Any = fast_procedure(item.raw)
+    if proc is None:
+        proc = validated(Procedure, item, ctx)
     if proc is None or proc.status not in COUNTED:
         return
     date = _performed(proc)

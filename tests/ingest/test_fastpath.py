@@ -117,3 +117,85 @@ def test_a_routine_lab_takes_the_fast_path_and_a_complex_one_does_not() -> None:
     assert fast_observation(lab("hb", "718-7", 13.5, "g/dL")) is not None
     with_specimen = lab("hb", "718-7", 13.5, "g/dL", specimen={"reference": "Specimen/s"})
     assert fast_observation(with_specimen) is None
+
+
+def test_a_code_r4b_rejects_is_never_taken_by_the_fast_path() -> None:
+    # R4B rejects a code with surrounding whitespace and an empty text; the fast path used to accept both.
+    spaced = lab("hb", "718-7", 13.5, "g/dL")
+    spaced["code"] = {"coding": [{"system": LOINC, "code": " 718-7"}]}
+    assert fast_observation(spaced) is None
+    empty_text = lab("hb", "718-7", 13.5, "g/dL")
+    empty_text["code"] = {**cc(LOINC, "718-7"), "text": ""}
+    assert fast_observation(empty_text) is None
+    with_extension = lab("hb", "718-7", 13.5, "g/dL")
+    with_extension["valueQuantity"]["extension"] = 5
+    assert fast_observation(with_extension) is None
+
+
+liver = cc("http://snomed.info/sct", "10200004")
+sites = st.sampled_from([liver, liver, {"coding": [{"code": " x"}]}, {"text": ""}, [], {}, "liver"])
+component_values = st.one_of(
+    st.just({}),
+    st.just({"valueQuantity": {"value": 4.0, "unit": "cm"}}),
+    st.fixed_dictionaries({"valueQuantity": quantities}),
+    st.fixed_dictionaries({"valueBoolean": st.one_of(st.booleans(), odd)}),
+    st.fixed_dictionaries({"valueCodeableConcept": st.one_of(st.just(cc(LOINC, "LA9622-7")), odd)}),
+    st.fixed_dictionaries({"valueBoolean": st.booleans(), "valueInteger": st.integers(0, 3)}),
+    st.fixed_dictionaries({"interpretation": odd}),
+)
+
+
+@st.composite
+def a_component(draw: st.DrawFn) -> dict[str, Any]:
+    size = cc(LOINC, "33728-7")
+    code = draw(st.sampled_from([size, size, size, {"coding": [{"code": "a", "display": ""}]}, {}, [size], None]))
+    return {"code": code, **draw(component_values)}
+
+
+components = st.lists(a_component(), min_size=1, max_size=3)
+
+
+@st.composite
+def located_observations(draw: st.DrawFn) -> dict[str, Any]:
+    obs = lab("t", "21889-1", 4.0, "cm")
+    if draw(st.booleans()):
+        obs["bodySite"] = draw(sites)
+    if draw(st.booleans()):
+        obs["component"] = draw(st.one_of(components, st.sampled_from([[], {}, None, [{}], "x"])))
+        if draw(st.booleans()):
+            for key in ("valueQuantity", "valueInteger", "valueBoolean", "valueCodeableConcept"):
+                obs.pop(key, None)
+    return obs
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=located_observations())
+def test_fast_check_of_body_site_and_components_accepts_only_what_r4b_accepts(raw: dict[str, Any]) -> None:
+    fast = fast_observation(raw)
+    if fast is None:
+        return
+    try:
+        model = Observation.model_validate(raw)
+    except ValidationError as exc:  # pragma: no cover - the failure this test exists to find
+        raise AssertionError(f"fast path accepted an invalid Observation: {exc}") from exc
+    assert (fast.component is None) == (model.component is None)
+    for mine, theirs in zip(fast.component or (), model.component or (), strict=True):
+        assert [(c.system, c.code) for c in mine.code.coding] == [(c.system, c.code) for c in theirs.code.coding or ()]
+        if mine.valueQuantity is not None:
+            assert theirs.valueQuantity is not None
+            assert mine.valueQuantity.value == float(theirs.valueQuantity.value)
+            assert mine.valueQuantity.code == theirs.valueQuantity.code
+        assert (mine.valueQuantity is None) == (theirs.valueQuantity is None)
+        assert mine.valueBoolean == theirs.valueBoolean
+
+
+def test_a_liver_ki67_and_a_tumour_size_with_components_take_the_fast_path() -> None:
+    ki67 = observation("k", cc(LOINC, "29593-1"), valueQuantity={"value": 4, "unit": "%"})
+    ki67["bodySite"] = cc("http://snomed.info/sct", "10200004")
+    assert fast_observation(ki67) is not None
+    size = observation("t", cc(LOINC, "21889-1"))
+    size["component"] = [{"code": cc(LOINC, "33728-7"), "valueQuantity": {"value": 4.0, "unit": "cm"}}]
+    fast = fast_observation(size)
+    assert fast is not None and fast.component is not None and fast.component[0].valueQuantity is not None
+    size["component"][0]["referenceRange"] = [{"text": "n/a"}]
+    assert fast_observation(size) is None  # an element of a component the fast path does not check
