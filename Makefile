@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck arch pytest bench install fhir-server clean
+.PHONY: run test lint typecheck arch pytest bench install fhir-server healthchain clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,20 @@ $(FHIRVENV)/.installed:
 	$(FHIRVENV)/bin/pip install -q 'sekmet-fhir==0.1.1'
 	touch $@
 
+# A second CDS Hooks implementation whose models must parse our JSON (tests/service/test_second_opinion.py).
+# Its own venv: it pins an older fhir.resources.
+HCVENV ?= .venv-healthchain
+$(HCVENV)/.installed:
+	$(PYTHON) -m venv $(HCVENV)
+	$(HCVENV)/bin/pip install -q --upgrade pip
+	$(HCVENV)/bin/pip install -q 'healthchain[sandbox]==0.16.1'
+	touch $@
+
 install: $(BIN)/.installed
 
 fhir-server: $(FHIRVENV)/.installed
+
+healthchain: $(HCVENV)/.installed
 
 run: install
 	$(BIN)/nelm-cds serve --host $(HOST) --port $(PORT)
@@ -39,7 +50,7 @@ typecheck: install
 arch: install
 	$(BIN)/lint-imports
 
-pytest: install fhir-server
+pytest: install fhir-server healthchain
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck arch pytest
@@ -48,4 +59,4 @@ bench: install fhir-server
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(FHIRVENV) .pytest_cache .mypy_cache .ruff_cache instance
+	rm -rf $(VENV) $(FHIRVENV) $(HCVENV) .pytest_cache .mypy_cache .ruff_cache instance
