@@ -10,6 +10,7 @@ this exists in production: the blueprint is not registered there.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
@@ -21,6 +22,7 @@ from cds_hooks.demo.patients import (
     DemoDataError,
     DemoPatient,
     draft_order,
+    find_demo_bundle,
     fulfil_prefetch,
     list_demo_patients,
     load_demo_bundle,
@@ -53,11 +55,12 @@ def _patients() -> list[DemoPatient]:
     return list_demo_patients(_settings().demo_dir)
 
 
-def _patient(patient_id: str) -> DemoPatient:
-    for patient in _patients():
-        if patient.id == patient_id:
-            return patient
-    abort(404, description=f"no demo patient {patient_id!r}")
+def _patient_bundle(patient_id: str) -> Path:
+    """Return the Bundle file of demo patient ``patient_id`` (without reading every other bundle); 404 if none."""
+    path = find_demo_bundle(_settings().demo_dir, patient_id)
+    if path is None:
+        abort(404, description=f"no demo patient {patient_id!r}")
+    return path
 
 
 def _body() -> dict[str, Any]:
@@ -117,14 +120,14 @@ def patients() -> Response:
 @bp.get("/api/patients/<patient_id>/record")
 def record(patient_id: str) -> Response:
     """Return the demo patient's whole record (the vignette Bundle) for the chart view."""
-    return jsonify(load_demo_bundle(_patient(patient_id).path, as_of=today(current_app)))
+    return jsonify(load_demo_bundle(_patient_bundle(patient_id), as_of=today(current_app)))
 
 
 @bp.post("/api/prefetch")
 def prefetch() -> Response:
     """Return the prefetch for ``templates`` (discovery's map) from the patient's record, as an EHR would."""
     body = _body()
-    patient = _patient(_str_field(body, "patient"))
+    path = _patient_bundle(_str_field(body, "patient"))
     templates = body.get("templates")
     context = body.get("context")
     if not isinstance(templates, dict) or not all(isinstance(v, str) for v in templates.values()):
@@ -132,7 +135,7 @@ def prefetch() -> Response:
     if not isinstance(context, dict):
         abort(400, description="'context' must be the hook context object")
     try:
-        return jsonify(fulfil_prefetch(load_demo_bundle(patient.path, as_of=today(current_app)), templates, context))
+        return jsonify(fulfil_prefetch(load_demo_bundle(path, as_of=today(current_app)), templates, context))
     except DemoDataError as exc:
         abort(400, description=str(exc))
 
@@ -154,9 +157,10 @@ def token() -> Response:
 def order() -> Response:
     """Return a draft order (ServiceRequest or MedicationRequest) for a modality and patient."""
     body = _body()
-    patient = _patient(_str_field(body, "patient"))
+    patient_id = _str_field(body, "patient")
+    _patient_bundle(patient_id)
     try:
-        return jsonify(draft_order(_str_field(body, "modality"), patient.id))
+        return jsonify(draft_order(_str_field(body, "modality"), patient_id))
     except DemoDataError as exc:
         abort(400, description=str(exc))
 

@@ -27,6 +27,7 @@ __all__ = [
     "DemoDataError",
     "DemoPatient",
     "draft_order",
+    "find_demo_bundle",
     "fulfil_prefetch",
     "list_demo_patients",
     "load_demo_bundle",
@@ -199,6 +200,26 @@ def _titles(demo_dir: Path) -> dict[str, str]:
 def _sort_key(path: Path) -> tuple[int, str]:
     digits = re.sub(r"\D", "", path.stem[:4])
     return (int(digits) if digits else 10_000, path.stem.lower())
+
+
+_PATIENT_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def find_demo_bundle(demo_dir: Path, patient_id: str) -> Path | None:
+    """Return the demo Bundle file of ``patient_id`` (file named after it, else the Patient inside), or None."""
+    if not _PATIENT_ID.match(patient_id) or not demo_dir.is_dir():
+        return None
+    for path in sorted(demo_dir.glob("*.json")):
+        if path.stem.lower() == patient_id.lower():
+            return path
+    for path in sorted(demo_dir.glob("*.json")):
+        try:
+            bundle = load_demo_bundle(path)
+        except DemoDataError:
+            continue
+        if any(r.get("resourceType") == "Patient" and r.get("id") == patient_id for r in _resources(bundle)):
+            return path
+    return None
 
 
 def list_demo_patients(demo_dir: Path, *, today: dt.date | None = None) -> list[DemoPatient]:

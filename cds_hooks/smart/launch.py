@@ -15,12 +15,12 @@ import hmac
 import json
 import logging
 import re
-from pathlib import Path
 from typing import Any
 
 from flask import Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from cds_hooks.demo.patients import find_demo_bundle
 from cds_hooks.privacy import hash_patient_id
 from cds_hooks.smart import oauth
 from cds_hooks.smart.identity import IdTokenError, verify_id_token
@@ -39,7 +39,7 @@ from cds_hooks.smart.state import (
 )
 from cds_hooks.smart.style import StyleRefused, fetch_style
 
-__all__ = ["find_demo_bundle", "parse_app_context"]
+__all__ = ["parse_app_context"]
 
 log = logging.getLogger("nelm.smart")
 PENDING_SECONDS = 600  # an authorization must come back within 10 minutes
@@ -240,25 +240,6 @@ def callback() -> BaseResponse:
     response = redirect(url_for("smart.app_page"), code=303)
     clear_pending_cookie(response, got_state, state.settings)
     return set_launch_cookies(response, new_sid, key, state.settings)
-
-
-def find_demo_bundle(demo_dir: Path, patient_id: str) -> Path | None:
-    """Return the demo Bundle file whose Patient has ``patient_id``, or None."""
-    if not _PATIENT_ID.match(patient_id) or not demo_dir.is_dir():
-        return None
-    for path in sorted(demo_dir.glob("*.json")):
-        if path.stem.lower() == patient_id.lower():
-            return path
-    for path in sorted(demo_dir.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        for entry in data.get("entry", []) if isinstance(data, dict) else []:
-            res = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(res, dict) and res.get("resourceType") == "Patient" and res.get("id") == patient_id:
-                return path
-    return None
 
 
 @blueprint.get("/dev-launch")
