@@ -30,6 +30,7 @@ log = logging.getLogger("nelm.security.jwks")
 class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
     keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
+    every: tuple[jwt.PyJWK, ...] = ()  # every signature key of the set, with or without kid, in order
     fetched_at: float | None = None  # last successful fetch
     attempted_at: float | None = None  # last attempt, successful or not
 
@@ -64,16 +65,34 @@ class JwksCache:
             fresh = entry.fetched_at is not None and now - entry.fetched_at < self._cache_seconds
             if fresh and kid in entry.keys:
                 return entry.keys[kid]
-            may_fetch = entry.attempted_at is None or now - entry.attempted_at >= self._min_refetch
-            if may_fetch:
-                entry.attempted_at = now
-                keys = self._fetch(url)
-                if keys is not None:
-                    entry.keys = keys
-                    entry.fetched_at = now
+            self._refetch(url, entry, now)
             return entry.keys.get(kid)
 
-    def _fetch(self, url: str) -> dict[str, jwt.PyJWK] | None:
+    def key_set(self, url: str, *, refresh: bool = False) -> tuple[jwt.PyJWK, ...]:
+        """Return every signature key of the JWK Set at ``url`` (keys without ``kid`` included).
+
+        For tokens that name no ``kid`` (OpenID Connect allows that when the set holds one key).
+        ``refresh`` re-reads the set, within the same rate limit as an unknown kid (key rotation).
+        """
+        with self._lock:
+            entry = self._entries.setdefault(url, _Entry())
+        with entry.lock:
+            now = self._clock()
+            fresh = entry.fetched_at is not None and now - entry.fetched_at < self._cache_seconds
+            if refresh or not fresh:
+                self._refetch(url, entry, now)
+            return entry.every
+
+    def _refetch(self, url: str, entry: _Entry, now: float) -> None:
+        if entry.attempted_at is not None and now - entry.attempted_at < self._min_refetch:
+            return
+        entry.attempted_at = now
+        parsed = self._fetch(url)
+        if parsed is not None:
+            entry.keys, entry.every = parsed
+            entry.fetched_at = now
+
+    def _fetch(self, url: str) -> tuple[dict[str, jwt.PyJWK], tuple[jwt.PyJWK, ...]] | None:
         try:
             with self._session.get(
                 url,
@@ -96,7 +115,7 @@ class JwksCache:
             return None
         return self._parse(url, body)
 
-    def _parse(self, url: str, body: bytes) -> dict[str, jwt.PyJWK] | None:
+    def _parse(self, url: str, body: bytes) -> tuple[dict[str, jwt.PyJWK], tuple[jwt.PyJWK, ...]] | None:
         try:
             data = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -106,13 +125,16 @@ class JwksCache:
             log.warning("jku answer is not a JWK Set", extra={"fields": {"jku": url}})
             return None
         keys: dict[str, jwt.PyJWK] = {}
+        every: list[jwt.PyJWK] = []
         for i, item in enumerate(data["keys"]):
             try:
-                key = parse_jwk(item, f"keys[{i}]")
+                key = parse_jwk(item, f"keys[{i}]", require_kid=False)
             except TrustConfigError as exc:
                 # Encryption keys and the like may share a JWK Set; skip them, keep the rest.
                 log.info("jku key skipped", extra={"fields": {"jku": url, "reason": str(exc)}})
                 continue
-            keys.setdefault(str(item["kid"]), key)
-        log.info("jku fetched", extra={"fields": {"jku": url, "kids": sorted(keys)}})
-        return keys
+            every.append(key)
+            if "kid" in item:  # a key without kid is found only by key_set (never for a token naming a kid)
+                keys.setdefault(str(item["kid"]), key)
+        log.info("jku fetched", extra={"fields": {"jku": url, "kids": sorted(keys), "keys": len(every)}})
+        return keys, tuple(every)

@@ -95,8 +95,11 @@ def key_algorithms(key: jwt.PyJWK) -> frozenset[str]:
     return frozenset()
 
 
-def parse_jwk(data: Any, where: str) -> jwt.PyJWK:
-    """Return a public signature key from one JWK; raises TrustConfigError naming ``where``."""
+def parse_jwk(data: Any, where: str, *, require_kid: bool = True) -> jwt.PyJWK:
+    """Return a public signature key from one JWK; raises TrustConfigError naming ``where``.
+
+    ``require_kid=False`` accepts a key without ``kid`` (an OpenID provider's single signing key).
+    """
     if not isinstance(data, dict):
         raise TrustConfigError(f"{where}: a JWK must be a JSON object")
     kty = data.get("kty")
@@ -107,7 +110,7 @@ def parse_jwk(data: Any, where: str) -> jwt.PyJWK:
         members = ", ".join(private)
         raise TrustConfigError(f"{where}: holds private key material ({members}); publish the public key only")
     kid = data.get("kid")
-    if not isinstance(kid, str) or not kid:
+    if (require_kid or kid is not None) and (not isinstance(kid, str) or not kid):
         raise TrustConfigError(f"{where}: kid is required")
     if data.get("use", "sig") != "sig":
         raise TrustConfigError(f"{where}: use {data.get('use')!r} is not a signature key")

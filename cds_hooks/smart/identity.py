@@ -34,6 +34,7 @@ __all__ = ["ID_TOKEN_ALGORITHMS", "IdTokenError", "VerifiedIdentity", "new_jwks_
 ID_TOKEN_ALGORITHMS = ("RS256", "RS384", "ES256", "ES384")
 JWKS_CACHE_SECONDS = 3600
 JWKS_MIN_REFETCH_SECONDS = 30  # an unknown kid re-reads the JWK Set at most this often (key rotation)
+MAX_KEYS_WITHOUT_KID = 8  # a token without kid is tried against at most this many fitting keys
 
 
 class IdTokenError(LaunchError):
@@ -89,14 +90,72 @@ def verify_id_token(
         raise IdTokenError(f"the identity token's algorithm {str(alg)[:20]!r} is not accepted "
                            f"({', '.join(ID_TOKEN_ALGORITHMS)})")
     kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise IdTokenError("the identity token names no signing key (kid)")
-    key = keys.key(jwks_uri, kid)
-    if key is None:
-        raise IdTokenError("the identity token's signing key is not among the EHR's published keys "
-                           "(or they could not be read)")
-    if alg not in key_algorithms(key):
-        raise IdTokenError("the identity token's algorithm does not match its signing key")
+    if kid is not None and (not isinstance(kid, str) or not kid):
+        raise IdTokenError("the identity token's key id (kid) is malformed")
+    if kid is None:
+        claims = _decode_without_kid(raw, alg, jwks_uri, keys, issuer=issuer, client_id=client_id,
+                                     leeway_seconds=leeway_seconds)
+    else:
+        key = keys.key(jwks_uri, kid)
+        if key is None:
+            raise IdTokenError("the identity token's signing key is not among the EHR's published keys "
+                               "(or they could not be read)")
+        if alg not in key_algorithms(key):
+            raise IdTokenError("the identity token's algorithm does not match its signing key")
+        claims = _decode(raw, key, alg, issuer=issuer, client_id=client_id, leeway_seconds=leeway_seconds)
+    audiences = _audiences(claims)
+    if len(audiences) > 1 and claims.get("azp") not in {None, client_id}:
+        raise IdTokenError("the identity token was authorised for another application (azp)")
+    if nonce is not None:
+        got = claims.get("nonce")
+        if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
+            raise IdTokenError("the identity token does not belong to this launch (nonce mismatch)")
+    subject = claims.get("sub")
+    user = claims.get("fhirUser")
+    return VerifiedIdentity(subject=str(subject), fhir_user=user if isinstance(user, str) and user else None)
+
+
+def _decode_without_kid(
+    raw: str, alg: str, jwks_uri: str, keys: JwksCache, *, issuer: str, client_id: str, leeway_seconds: int
+) -> dict[str, Any]:
+    """Verify a token that names no ``kid`` against the published keys that fit its algorithm.
+
+    OpenID Connect Core 10.1 obliges the provider to send ``kid`` only when its JWK Set holds several
+    keys; smart-on-fhir's launcher and other single-key servers leave it out. ``kid`` is only a hint
+    (RFC 7515 4.1.4): every published key is the provider's, so a signature that verifies under one
+    of them proves the same as one found by ``kid``. The candidates are the keys whose type (and EC
+    curve) fit ``alg``, tried in order, at most ``MAX_KEYS_WITHOUT_KID``; when none verifies the set
+    is re-read once (within the refetch rate limit: a key may have been rotated in), then refused.
+    """
+    published = keys.key_set(jwks_uri)
+    tried: tuple[jwt.PyJWK, ...] = ()
+    for _ in range(2):
+        candidates = [k for k in published if alg in key_algorithms(k)][:MAX_KEYS_WITHOUT_KID]
+        for key in candidates:
+            if key in tried:
+                continue
+            try:
+                return _decode(raw, key, alg, issuer=issuer, client_id=client_id, leeway_seconds=leeway_seconds)
+            except _BadSignature:
+                continue
+        tried = published
+        published = keys.key_set(jwks_uri, refresh=True)
+        if published is tried:  # not re-read (rate limit or failure): nothing new to try
+            break
+    if not candidates:
+        raise IdTokenError(f"the identity token names no signing key (kid) and the EHR publishes no {alg} key "
+                           "(or its keys could not be read)")
+    raise IdTokenError(f"the identity token names no signing key (kid) and its signature is not valid under any "
+                       f"of the EHR's {len(candidates)} published {alg} key(s)")
+
+
+class _BadSignature(IdTokenError):
+    """The signature does not verify under this key (another key of the set may fit)."""
+
+
+def _decode(
+    raw: str, key: jwt.PyJWK, alg: str, *, issuer: str, client_id: str, leeway_seconds: int
+) -> dict[str, Any]:
     try:
         claims: dict[str, Any] = jwt.decode(
             raw,
@@ -108,7 +167,7 @@ def verify_id_token(
             options={"require": ["iss", "sub", "aud", "exp", "iat"]},
         )
     except jwt.InvalidSignatureError as exc:
-        raise IdTokenError("the identity token's signature is not valid") from exc
+        raise _BadSignature("the identity token's signature is not valid") from exc
     except jwt.ExpiredSignatureError as exc:
         raise IdTokenError("the identity token has expired") from exc
     except jwt.InvalidAudienceError as exc:
@@ -121,13 +180,4 @@ def verify_id_token(
         raise IdTokenError(f"the identity token lacks the required claim {exc.claim!r}") from exc
     except jwt.PyJWTError as exc:
         raise IdTokenError(f"the identity token is not valid ({type(exc).__name__})") from exc
-    audiences = _audiences(claims)
-    if len(audiences) > 1 and claims.get("azp") not in {None, client_id}:
-        raise IdTokenError("the identity token was authorised for another application (azp)")
-    if nonce is not None:
-        got = claims.get("nonce")
-        if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
-            raise IdTokenError("the identity token does not belong to this launch (nonce mismatch)")
-    subject = claims.get("sub")
-    user = claims.get("fhirUser")
-    return VerifiedIdentity(subject=str(subject), fhir_user=user if isinstance(user, str) and user else None)
+    return claims

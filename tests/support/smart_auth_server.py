@@ -17,7 +17,13 @@ It serves, on one free loopback port:
 Fault switches for failure-path tests: ``fail_token_with``, ``fail_writes_with`` (a gateway refusing
 writes), ``expires_in``, ``issue_refresh``, ``revoke_all()``, ``id_token_fault`` (one of
 ``ID_TOKEN_FAULTS``: a token signed by an unpublished key, for another audience, expired, with
-another nonce or issuer, without kid, or unsigned).
+another nonce or issuer, or unsigned).
+
+How common servers sign (``id_token_alg``, ``id_token_kid``, ``jwks_layout``, ``jwks_kid_members``):
+RS256/RS384/ES384, with or without ``kid`` in the header (smart-on-fhir's launcher sends none), and a
+published key set of one key (``single``), of an RSA and an EC key (``rsa+ec``, the default) or of
+two keys of the signing key's type with a spare listed first (``two-same-type``, a key rotation), with
+or without ``kid`` members in the set.
 """
 
 from __future__ import annotations
@@ -47,10 +53,10 @@ from werkzeug.serving import make_server
 
 from tests.support.sekmet import free_port
 
-__all__ = ["ID_TOKEN_FAULTS", "SmartAuthServer", "run_smart_auth_server"]
+__all__ = ["ID_TOKEN_FAULTS", "JWKS_LAYOUTS", "SmartAuthServer", "run_smart_auth_server"]
 
-ID_TOKEN_FAULTS = ("wrong-key", "wrong-aud", "expired", "wrong-nonce", "wrong-iss", "no-kid", "alg-none",
-                   "future-iat")
+ID_TOKEN_FAULTS = ("wrong-key", "wrong-aud", "expired", "wrong-nonce", "wrong-iss", "alg-none", "future-iat")
+JWKS_LAYOUTS = ("single", "rsa+ec", "two-same-type")
 
 
 @dataclass
@@ -255,6 +261,9 @@ class SmartAuthServer:
     pending_context: dict[str, Any] = field(default_factory=dict)
     id_token_alg: str = "RS256"
     id_token_fault: str | None = None
+    id_token_kid: bool = True  # False: the header names no kid (smart-on-fhir's launcher)
+    jwks_layout: str = "rsa+ec"  # one of JWKS_LAYOUTS
+    jwks_kid_members: bool = True  # False: the published keys carry no kid member
     publish_jwks_uri: bool = True
     jwks_uri_override: str | None = None  # publish another jwks_uri (e.g. one where nothing listens)
     jwks_requests: int = 0
@@ -318,25 +327,41 @@ class SmartAuthServer:
         if fault == "alg-none":
             return jwt.encode(claims, None, algorithm="none", headers={"kid": "ehr-rsa-1"})
         alg = self.id_token_alg
-        key: Any = self._ec_key if alg.startswith("ES") else self._signing_key
-        kid = "ehr-ec-1" if alg.startswith("ES") else "ehr-rsa-1"
+        ec_alg = alg.startswith("ES")
+        key: Any = self._ec_key if ec_alg else self._signing_key
+        kid = "ehr-ec-1" if ec_alg else "ehr-rsa-1"
         if fault == "wrong-key":
-            key = self._rogue_key  # same kid, a key the EHR never published
-        headers = {} if fault == "no-kid" else {"kid": kid}
+            key = self._rogue_ec if ec_alg else self._rogue_key  # same kid, a key the EHR never published
+        headers = {"kid": kid} if self.id_token_kid else {}
         return jwt.encode(claims, key, algorithm=alg, headers=headers)
 
     def jwks(self) -> dict[str, Any]:
-        """Return the published JWK Set (public keys only)."""
+        """Return the published JWK Set (public keys only), laid out as ``jwks_layout`` says."""
         rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._signing_key.public_key()))
         ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self._ec_key.public_key()))
         rsa_jwk |= {"kid": "ehr-rsa-1", "use": "sig"}
         ec_jwk |= {"kid": "ehr-ec-1", "use": "sig", "alg": "ES384"}
-        return {"keys": [rsa_jwk, ec_jwk]}
+        ec_alg = self.id_token_alg.startswith("ES")
+        if self.jwks_layout == "single":
+            keys = [ec_jwk if ec_alg else rsa_jwk]
+        elif self.jwks_layout == "two-same-type":
+            spare = (json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self._spare_ec.public_key())) if ec_alg
+                     else json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._spare_rsa.public_key())))
+            spare |= {"kid": "ehr-next-1", "use": "sig"}
+            keys = [spare, ec_jwk if ec_alg else rsa_jwk]
+        else:
+            keys = [rsa_jwk, ec_jwk]
+        if not self.jwks_kid_members:
+            keys = [{k: v for k, v in item.items() if k != "kid"} for item in keys]
+        return {"keys": keys}
 
     def build(self) -> Flask:
         self._signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._rogue_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._ec_key = ec.generate_private_key(ec.SECP384R1())
+        self._rogue_ec = ec.generate_private_key(ec.SECP384R1())
+        self._spare_rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._spare_ec = ec.generate_private_key(ec.SECP384R1())
         app = Flask("smart_auth_server")
         app.config["OAUTH2_ERROR_URIS"] = None
         server = AuthorizationServer(app, query_client=self.clients.get, save_token=self._save_token)
