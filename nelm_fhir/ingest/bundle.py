@@ -74,7 +74,7 @@ def _bundle(bundle: dict[str, Any], where: str, items: list[Item], ctx: Ctx, *, 
         search = entry.get("search")
         rtype = resource.get("resourceType") if isinstance(resource, dict) else None
         if rtype == "OperationOutcome" or (isinstance(search, dict) and search.get("mode") == "outcome"):
-            _outcome(resource, f"{where}.entry[{index}]", ctx)
+            _outcome(resource, f"{where}.entry[{index}]", ctx, beside_data=True)
             continue
         if rtype is not None:
             rid = resource.get("id")
@@ -113,25 +113,39 @@ def _add(resource: Any, full_url: str | None, path: str, items: list[Item], ctx:
     items.append(Item(raw=resource, ref=ref, full_url=full_url))
 
 
-def _outcome(resource: Any, path: str, ctx: Ctx) -> None:
-    """An OperationOutcome where data was expected: the client (or server) could not supply it."""
+# Issue types (FHIR R4 valueset issue-type) saying that results were left out: never harmless.
+_INCOMPLETE_ISSUES = frozenset({"incomplete", "too-costly", "timeout", "throttled", "suppressed", "too-long"})
+
+
+def _outcome(resource: Any, path: str, ctx: Ctx, *, beside_data: bool = False) -> None:
+    """An OperationOutcome: where data was expected, or next to the data of a search.
+
+    Alone (a prefetch key answered with an OperationOutcome) it means the data could not be had:
+    reported, as an error when an issue is ``error``/``fatal``, else as a warning. Next to data (an
+    entry of a Bundle, e.g. ``search.mode = outcome``, FHIR R4 search 3.1.1.4) only an ``error``/
+    ``fatal`` issue means data is missing, and an issue whose type says results were left out
+    (``incomplete``, ``too-costly``, ``suppressed``, …) means some may be: both reported. Other
+    ``information``/``warning`` issues ("unknown _include ignored") are harmless and not reported.
+    """
     texts: list[str] = []
     severity = "warning"
+    partial = False
     issues = resource.get("issue") if isinstance(resource, dict) else None
     for issue in issues if isinstance(issues, list) else ():
         if not isinstance(issue, dict):
             continue
         if str(issue.get("severity")) in {"error", "fatal"}:
             severity = "error"
+        partial = partial or issue.get("code") in _INCOMPLETE_ISSUES
         details: dict[str, Any] = issue["details"] if isinstance(issue.get("details"), dict) else {}
         text = issue.get("diagnostics") or details.get("text") or issue.get("code")
         if isinstance(text, str):
             texts.append(text)
-    ctx.problem(
-        path,
-        "the EHR returned an OperationOutcome instead of data: " + ("; ".join(texts) or "no details"),
-        severity=severity,
-    )
+    detail = "; ".join(texts) or "no details"
+    if not beside_data or severity == "error":
+        ctx.problem(path, "the EHR returned an OperationOutcome instead of data: " + detail, severity=severity)
+    elif partial:
+        ctx.problem(path, "the EHR says its search results may be incomplete: " + detail, severity="warning")
 
 
 def index_items(items: list[Item], ctx: Ctx) -> list[Item]:

@@ -86,6 +86,45 @@ def test_searchset_outcome_entries_are_warnings() -> None:
     )
     prof = _ingest(searchset)
     assert [(p.severity, p.message.endswith("results truncated")) for p in prof.problems] == [("warning", True)]
+    assert "may be incomplete" in prof.problems[0].message
+
+
+def _outcome_entry(severity: str, code: str, text: str, *, mode: bool = True) -> dict[str, Any]:
+    entry: dict[str, Any] = {"resource": {"resourceType": "OperationOutcome",
+                                          "issue": [{"severity": severity, "code": code, "diagnostics": text}]}}
+    if mode:
+        entry["search"] = {"mode": "outcome"}
+    return entry
+
+
+@pytest.mark.parametrize("mode", [True, False])
+@pytest.mark.parametrize(
+    ("severity", "code"),
+    [("information", "informational"), ("warning", "not-supported"), ("information", "not-supported"),
+     ("warning", "processing")],
+)
+def test_harmless_outcome_entries_beside_data_are_not_missing_data(severity: str, code: str, mode: bool) -> None:
+    reference = _ingest(bundle(*baseline(), kind="searchset"))
+    searchset = bundle(*baseline(), kind="searchset")
+    searchset["entry"].insert(0, _outcome_entry(severity, code, "Unknown _include parameter ignored", mode=mode))
+    assert _ingest(searchset) == reference
+    assert reference.problems == ()
+
+
+@pytest.mark.parametrize("severity", ["error", "fatal"])
+def test_error_outcome_entries_beside_data_are_still_reported(severity: str) -> None:
+    searchset = bundle(*baseline(), kind="searchset")
+    searchset["entry"].append(_outcome_entry(severity, "exception", "Observation index unavailable"))
+    prof = _ingest(searchset)
+    assert [(p.severity, "instead of data" in p.message) for p in prof.problems] == [("error", True)]
+    assert prof.labs == _ingest(bundle(*baseline())).labs  # the rest is still used
+
+
+def test_a_warning_alone_in_place_of_the_data_is_still_missing_data() -> None:
+    prefetch = {"patient": patient(), "labs": {"resourceType": "OperationOutcome", "issue": [
+        {"severity": "warning", "code": "not-supported", "diagnostics": "search not supported"}]}}
+    [problem] = _ingest(prefetch).problems
+    assert problem.path == "prefetch.labs" and "instead of data" in problem.message
 
 
 @pytest.mark.parametrize(
