@@ -30,6 +30,7 @@ from cds_hooks.cardparts import (
     short,
     source_of,
 )
+from cds_hooks.orderables import gap_order_codings
 from nelm_fhir.model import NelmProfile
 from nelm_fhir.pathways import TUMOUR_BOARD_NOTE
 from nelm_fhir.pathways.result import DataGap, Evaluation, ModalityResult, Status
@@ -226,25 +227,26 @@ def _contraindication_cards(
     return cards, folded
 
 
-def _order_for(gap: DataGap) -> tuple[str, dict[str, str]] | None:
-    """Return (display, Coding) of the order that would fill ``gap``, or None when nothing can be ordered."""
+def _order_for(gap: DataGap) -> tuple[str, list[dict[str, str]]] | None:
+    """Return (display, Codings) of the order that would fill ``gap``, or None when nothing can be ordered."""
     label = getattr(gap, "order_label", None)
     known = _ORDERS.get(gap.element)
     if known is not None:
         display, system, code = known
-        return (label or display), {"system": system, "code": code, "display": label or display}
+        own = [{"system": system, "code": code, "display": label or display}]
+        return (label or display), gap_order_codings(gap.element, own)  # orderable codes first (orderables.py)
     if not label:
         return None
     coding = coding_of(gap.codes[0]) if gap.codes else None
-    return label, ({**coding, "display": label} if coding else {})
+    return label, gap_order_codings(gap.element, [{**coding, "display": label}] if coding else [])
 
 
-def _draft_service_request(ctx: CardContext, display: str, coding: dict[str, str], why: str) -> dict[str, Any]:
+def _draft_service_request(ctx: CardContext, display: str, coding: list[dict[str, str]], why: str) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "status": "draft",
         "intent": "proposal",
-        "code": {"text": display, **({"coding": [coding]} if coding else {})},
+        "code": {"text": display, **({"coding": coding} if coding else {})},
         "subject": {"reference": f"Patient/{ctx.patient_id}"},
         "reasonCode": [{"text": f"NELM pathway data gap: {why}"[:500]}],
     }
@@ -267,7 +269,7 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     if blocked:
         summary += f"; {len(blocked)} option{'s' if len(blocked) > 1 else ''} cannot be rated"
     lines = ["**Inputs the pathway needs but the record does not hold (or holds only stale values)**", ""]
-    orders: dict[str, list[tuple[dict[str, str], str]]] = {}
+    orders: dict[str, list[tuple[list[dict[str, str]], str]]] = {}
     for gap in gaps:
         state = "stale" if gap.stale else "missing"
         seen = ""
@@ -292,7 +294,7 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     for display, items in orders.items():
         codings = {json.dumps(c, sort_keys=True) for c, _ in items if c}
         # One order for several inputs (e.g. a full blood count): text only, the EHR picks its local order.
-        coding = items[0][0] if len(codings) == 1 else {}
+        coding = items[0][0] if len(codings) == 1 else []
         why = "; ".join(dict.fromkeys(w for _, w in items))
         suggestions.append({
             "label": short(f"Order: {display}", 80),

@@ -28,6 +28,7 @@ from cds_hooks.cardparts import (
     short,
     source_of,
 )
+from cds_hooks.orderables import modality_order
 from nelm_fhir.model import NelmProfile
 from nelm_fhir.pathways.result import MODALITY_SYSTEM, Evaluation, Modality, ModalityResult, Status
 
@@ -53,8 +54,6 @@ _FAMILIES: tuple[frozenset[Modality], ...] = (
     frozenset({Modality.SOMATOSTATIN_ANALOGUE, Modality.EVEROLIMUS, Modality.SUNITINIB, Modality.CHEMOTHERAPY,
                Modality.INTERFERON_ALPHA}),
 )
-_DRUGS = frozenset({Modality.SOMATOSTATIN_ANALOGUE, Modality.EVEROLIMUS, Modality.SUNITINIB, Modality.CHEMOTHERAPY,
-                    Modality.INTERFERON_ALPHA})
 
 # (codings as [{"system": ..., "code": ...}]) -> modality id or None; wraps Terminology.modality_for_order.
 ModalityMapper = Callable[[list[dict[str, str]]], str | None]
@@ -135,15 +134,15 @@ def _alternative(evaluation: Evaluation, modality: Modality) -> ModalityResult |
 
 
 def _replacement(ctx: CardContext, order: DraftOrder, alt: ModalityResult) -> dict[str, Any]:
-    coding = {"system": MODALITY_SYSTEM, "code": alt.modality.value, "display": label_of(alt.modality)}
+    kind, codings = modality_order(alt.modality, label_of(alt.modality))  # orderable codes, then ours
     resource: dict[str, Any]
-    if alt.modality in _DRUGS:
+    if kind == "MedicationRequest":
         resource = {"resourceType": "MedicationRequest", "status": "draft", "intent": "proposal",
-                    "medicationCodeableConcept": {"coding": [coding], "text": label_of(alt.modality)},
+                    "medicationCodeableConcept": {"coding": codings, "text": label_of(alt.modality)},
                     "subject": {"reference": f"Patient/{ctx.patient_id}"}}
     else:
         resource = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
-                    "code": {"coding": [coding], "text": label_of(alt.modality)},
+                    "code": {"coding": codings, "text": label_of(alt.modality)},
                     "subject": {"reference": f"Patient/{ctx.patient_id}"}}
     if ctx.encounter_id:
         resource["encounter"] = {"reference": f"Encounter/{ctx.encounter_id}"}

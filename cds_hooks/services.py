@@ -283,6 +283,7 @@ def feedback(service_id: str) -> Response:
 
 
 def _load_engine(app: Flask, settings: Settings) -> None:
+    from cds_hooks.orderables import load_orderables
     from nelm_fhir.pathways import load_config
     from nelm_fhir.terminology import load_terminology
 
@@ -291,6 +292,7 @@ def _load_engine(app: Flask, settings: Settings) -> None:
     # Discovery and the fallback fetcher use the same templates, following the site's codes.
     app.extensions["nelm_prefetch_templates"] = prefetch_templates(terminology)
     app.extensions["nelm_pathway_config"] = load_config(settings.pathway_config_file)
+    load_orderables()  # a malformed orderables.json stops the start, naming the entry
 
 
 def init_app(app: Flask, settings: Settings) -> None:

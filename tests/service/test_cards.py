@@ -41,7 +41,8 @@ def test_patient_view_has_summary_contraindication_gap_and_tumour_board_cards() 
     assert action["type"] == "create"
     request = action["resource"]
     assert request["resourceType"] == "ServiceRequest" and request["status"] == "draft"
-    assert request["code"]["coding"][0] == {"system": "http://loinc.org", "code": "777-3", "display": "Platelet count"}
+    assert request["code"]["coding"] == [{"system": "http://loinc.org", "code": "24317-0",  # an orderable panel
+                                          "display": "Hemogram and platelets WO differential panel - Blood"}]
     assert request["subject"] == {"reference": "Patient/v14"}
     assert request["encounter"] == {"reference": "Encounter/enc-1"}
     assert request["requester"] == {"reference": "Practitioner/COREPRACTITIONER1"}
@@ -116,7 +117,9 @@ def test_contraindicated_order_is_critical_with_override_reasons_and_alternative
                                   "resourceId": "ServiceRequest/sr-1"}]
     # same family first: radioembolization (consider) replaces TACE
     assert replace["actions"][0]["resourceId"] == "ServiceRequest/sr-1"
-    assert replace["actions"][1]["resource"]["code"]["coding"][0]["code"] == "radioembolization"
+    # orderable code first (SNOMED CT), our modality code last
+    assert [c["code"] for c in replace["actions"][1]["resource"]["code"]["coding"]] == ["1156383000",
+                                                                                      "radioembolization"]
     assert card["selectionBehavior"] == "at-most-one"
 
 
