@@ -14,6 +14,10 @@ It serves, on one free loopback port:
 - ``{iss}/...``: a FHIR proxy to a real FHIR server (SEKMET) that checks the bearer token, so that
   an expired or revoked token gives a real 401.
 
+``issue_token()`` mints an access token directly (the token an EHR passes to a CDS service as
+``fhirAuthorization``); ``searchset_outcome`` makes the FHIR proxy add an OperationOutcome entry
+(``search.mode = outcome``) to every searchset, as servers do for an ignored parameter.
+
 Fault switches for failure-path tests: ``fail_token_with``, ``fail_writes_with`` (a gateway refusing
 writes), ``expires_in``, ``issue_refresh``, ``revoke_all()``, ``id_token_fault`` (one of
 ``ID_TOKEN_FAULTS``: a token signed by an unpublished key, for another audience, expired, with
@@ -268,6 +272,7 @@ class SmartAuthServer:
     jwks_uri_override: str | None = None  # publish another jwks_uri (e.g. one where nothing listens)
     jwks_requests: int = 0
     styles: dict[str, Any] = field(default_factory=dict)
+    searchset_outcome: dict[str, Any] | None = None  # an OperationOutcome the FHIR proxy adds to every searchset
     style_requests: list[str] = field(default_factory=list)
 
     @property
@@ -305,6 +310,13 @@ class SmartAuthServer:
         """Serve ``style`` (a SMART style document) and return its URL (``host`` picks the origin)."""
         self.styles[name] = style
         return f"http://{host}:{self.port}/styles/{name}.json"
+
+    def issue_token(self, *, patient: str, scope: str = "patient/*.rs", client_id: str = "cds-client") -> str:
+        """Return a fresh access token for ``patient`` (what an EHR hands a CDS service as fhirAuthorization)."""
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = TokenRecord(access_token=token, client_id=client_id, scope=scope,
+                                         expires_at=time.time() + self.expires_in, context={"patient": patient})
+        return token
 
     def revoke_all(self) -> None:
         """Revoke every access and refresh token (the FHIR proxy then answers 401)."""
@@ -467,6 +479,8 @@ class SmartAuthServer:
             )
             self.fhir_requests.append((request.method, rest, upstream.status_code))
             body = upstream.content.replace(self.fhir_upstream.encode(), self.iss.encode())
+            if self.searchset_outcome is not None and upstream.status_code == 200:
+                body = self._with_outcome(body)
             headers = {}
             if "Location" in upstream.headers:
                 headers["Location"] = upstream.headers["Location"].replace(self.fhir_upstream, self.iss)
@@ -474,6 +488,15 @@ class SmartAuthServer:
                             mimetype=upstream.headers.get("Content-Type", "application/fhir+json"), headers=headers)
 
         return app
+
+    def _with_outcome(self, body: bytes) -> bytes:
+        """Add ``searchset_outcome`` as a ``search.mode = outcome`` entry, as servers report ignored parameters."""
+        data = json.loads(body)
+        if data.get("resourceType") != "Bundle" or data.get("type") != "searchset":
+            return body
+        entry = {"resource": self.searchset_outcome, "search": {"mode": "outcome"}}
+        data["entry"] = [entry, *data.get("entry", [])]
+        return json.dumps(data).encode()
 
     def _save_token(self, token: dict[str, Any], req: Any) -> None:
         self.tokens[token["access_token"]] = TokenRecord(
