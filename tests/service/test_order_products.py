@@ -29,6 +29,7 @@ INGREDIENT_MODALITY = {
     "lanreotide": "somatostatin-analogue", "capecitabine": "chemotherapy", "temozolomide": "chemotherapy",
     "etoposide": "chemotherapy", "cisplatin": "chemotherapy", "carboplatin": "chemotherapy",
     "doxorubicin": "chemotherapy", "fluorouracil": "chemotherapy", "streptozocin": "chemotherapy",
+    "lutetium-lu-177-dotatate": "prrt",
 }
 # Ingredient RxCUIs of mappings/rxnorm.json: the reference an order coded with a product must equal.
 INGREDIENT_RXCUI = {"everolimus": "141704", "sunitinib": "357977", "octreotide": "7617", "capecitabine": "194000",
@@ -65,6 +66,14 @@ def test_the_sandbox_s_clinical_drugs_are_recognised() -> None:
                "317160": "chemotherapy"}  # temozolomide 100 MG Oral Capsule
     assert {c: term.modality_for_order([(systems.RXNORM, c)]) for c in sandbox} == sandbox
     assert term.modality_for_order([(systems.RXNORM, "845509")]) is None  # not an everolimus product
+
+
+def test_transplant_everolimus_is_not_read_as_the_net_drug() -> None:
+    # everolimus 0.25/0.5/0.75 MG Oral Tablet and their [Zortress] forms: rejection prophylaxis after a transplant
+    term = default_terminology()
+    for code in ("977427", "977431", "977434", "977436", "977438", "977440"):
+        assert term.modality_for_order([(systems.RXNORM, code)]) is None
+    assert all("0.25 MG" not in e["display"] and "Zortress" not in e["display"] for e in PRODUCTS)
 
 
 @pytest.mark.parametrize("entry", NDC_PREFIXES, ids=lambda e: e["prefix"])
