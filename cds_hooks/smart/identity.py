@@ -3,7 +3,8 @@
 The ``fhirUser`` claim becomes the ``performer`` of every Observation the clinician records, so it
 must come from the EHR and be meant for us. Following OpenID Connect Core 3.1.3.7 the token is
 checked against the issuer's published keys (``jwks_uri`` of ``.well-known/smart-configuration``,
-fetched with a timeout and cached by ``kid``, see ``cds_hooks.security.jwks``): the signature
+fetched with a timeout and cached by ``kid``, see ``cds_hooks.security.jwks``; a token without ``kid``
+is checked against the published keys that fit its algorithm, ``_decode_without_kid``): the signature
 (RS256, RS384, ES256, ES384; never ``none`` or HMAC), ``iss`` equal to the configuration's
 ``issuer``, ``aud`` containing our ``client_id`` (and ``azp`` when several audiences are named),
 ``exp``/``iat`` with the service's clock leeway, and the ``nonce`` this launch sent.
