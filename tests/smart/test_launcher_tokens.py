@@ -22,7 +22,7 @@ from cds_hooks.security.jwks import JwksCache
 from cds_hooks.smart.identity import IdTokenError, new_jwks_cache, verify_id_token
 from tests.smart.conftest import CLIENT_ID, SCOPES, complete_launch
 from tests.smart.test_launch import PATIENT, assert_clear_page
-from tests.support.sekmet import FhirServer
+from tests.support.sekmet import FhirServer, free_port
 from tests.support.smart_auth_server import JWKS_LAYOUTS, SmartAuthServer
 
 VARIANTS = [
@@ -131,3 +131,14 @@ def test_a_malformed_kid_is_refused(auth_server: SmartAuthServer) -> None:
     token = jwt.encode(_claims(auth_server), auth_server._signing_key, algorithm="RS256", headers={"kid": ""})
     with pytest.raises(IdTokenError, match="malformed"):
         _verify(auth_server, token)
+
+
+def test_without_kid_unreadable_keys_stop_the_launch_with_a_clear_page(
+    client: FlaskClient, auth_server: SmartAuthServer, fhir_server: FhirServer
+) -> None:
+    _configure(auth_server, "RS256", False, "single", False)
+    auth_server.jwks_uri_override = f"http://127.0.0.1:{free_port()}/jwks"  # nothing listens there
+    fhir_server.put(PATIENT)
+    response = complete_launch(client, auth_server, auth_server.new_launch(patient="smart-p1"))
+    assert_clear_page(response, 403, "Sign-in could not be verified", "could not be read")
+    assert client.get("/smart/app").status_code == 401
