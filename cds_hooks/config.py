@@ -40,6 +40,7 @@ class Settings:
     fhir_deadline_seconds: float = 2.5
     fhir_request_timeout_seconds: float = 2.0
     auth_disabled: bool = False  # development only; the start-up log says so loudly
+    discovery_require_jwt: bool = False  # discovery holds no patient data: open unless a site requires a JWT
     trust_file: Path | None = None  # JSON: issuers, their JWK Sets / jku allow-lists, fhirServer allow-lists
     clock_skew_seconds: int = 60  # leeway for JWT exp/iat/nbf; at most 60
     cors_origins: tuple[str, ...] = ("*",)
@@ -108,6 +109,8 @@ class Settings:
                 values["fhir_request_timeout_seconds"] = float(v)
             if (v := get("AUTH_DISABLED")) is not None:
                 values["auth_disabled"] = _bool(v)
+            if (v := get("DISCOVERY_REQUIRE_JWT")) is not None:
+                values["discovery_require_jwt"] = _bool(v)
             if (v := get("TRUST_FILE")) is not None:
                 values["trust_file"] = Path(v)
             if (v := get("CLOCK_SKEW_SECONDS")) is not None:

@@ -33,7 +33,11 @@ def test_serve_prints_where_to_look_and_serves_demo_discovery_and_metrics(tmp_pa
                      headers={"Authorization": f"Bearer {server.token(s, '/cds-services')}"})
         assert disc.status_code == 200
         assert {"patient-view", "order-select", "order-sign"} <= {x["hook"] for x in disc.json()["services"]}
-        assert s.get(f"{server.base_url}/cds-services", timeout=10).status_code == 401  # no token, no answer
+        # discovery is open (it holds no patient data); a service call without a token is refused, explained
+        assert s.get(f"{server.base_url}/cds-services", timeout=10).status_code == 200
+        refused = s.post(f"{server.base_url}/cds-services/nelm-pathway", json={}, timeout=10)
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+        assert refused.json()["issue"][0]["diagnostics"] == "Authorization header with a bearer JWT required"
         metrics = requests.get(f"{server.base_url}/metrics", timeout=10)
         assert metrics.status_code == 200 and "nelm_http_requests_total{" in metrics.text
         proc = server.proc
