@@ -65,6 +65,11 @@ class Settings:
                             "across replicas")
         elif len(self.secret_key) < MIN_PRODUCTION_KEY_LENGTH:
             problems.append(f"NELM_SECRET_KEY is shorter than {MIN_PRODUCTION_KEY_LENGTH} characters")
+        if not self.external_base_url:
+            problems.append("NELM_EXTERNAL_BASE_URL is not set: the JWT audience and the SMART redirect_uri would "
+                            "be built from the request's Host header, which a client chooses")
+        elif not self.external_base_url.startswith("https://"):
+            problems.append("NELM_EXTERNAL_BASE_URL must be the public https:// URL (CDS Hooks requires TLS)")
         if self.id_hash_key == DEV_ID_HASH_KEY:
             problems.append("NELM_ID_HASH_KEY is the public development default: patient-id hashes in logs and "
                             "audit would be guessable")

@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from cds_hooks.cardlimit import bound_order_cards
 from cds_hooks.cardparts import CardContext
 from cds_hooks.cards import patient_view_cards, unreadable_data_card
 from cds_hooks.config import Settings
@@ -199,7 +200,7 @@ def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
     profile, evaluation = evaluated
     outcome["statuses"] = {o.modality.value: evaluation.result(o.modality).status.value
                            for o in orders if o.modality is not None}
-    cards = order_cards(evaluation, ctx, orders, profile=profile)
+    cards = bound_order_cards(order_cards(evaluation, ctx, orders, profile=profile), ctx)
     if resolved.failures and cards:
         cards.append(unreadable_data_card(ctx, [f.reason for f in resolved.failures]))
     return {"cards": cards}

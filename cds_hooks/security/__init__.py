@@ -184,8 +184,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["nelm_client_verifier"] = verifier
     cors = CorsPolicy(settings)
     cors.init_app(app)
-    if settings.production and not settings.external_base_url:
-        log.warning("NELM_EXTERNAL_BASE_URL is not set: JWT aud is checked against the URL as this process sees it")
     if settings.auth_disabled:
         log.warning(
             "AUTHENTICATION IS DISABLED (NELM_AUTH_DISABLED=1): CDS Hooks endpoints accept calls without a JWT; "
