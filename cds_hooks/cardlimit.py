@@ -22,6 +22,7 @@ __all__ = ["MAX_ORDER_CARDS", "bound_order_cards"]
 
 MAX_ORDER_CARDS = 20
 _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
+_READS = {"critical": "contraindicated", "warning": "not recommended or data missing", "info": "conditional option"}
 
 
 def _topic(card: dict[str, Any]) -> str:
@@ -39,7 +40,7 @@ def bound_order_cards(cards: Sequence[dict[str, Any]], ctx: CardContext,
     by_kind = Counter((_topic(c), str(c.get("indicator"))) for c in rest)
     lines = [f"This call holds more draft orders needing attention than one answer shows (at most {limit} "
              f"cards). {len(rest)} more, not shown as cards:", ""]
-    lines += [f"- {name}: {count} order{'s' if count != 1 else ''} ({kind})"
+    lines += [f"- {name}: {count} order{'s' if count != 1 else ''} ({_READS.get(kind, 'see the app')})"
               for (name, kind), count in sorted(by_kind.items(), key=lambda x: (_SEVERITY.get(x[0][1], 0), x[0][0]))]
     lines += ["", "Open NELM Pathways for the whole evaluation, and review these orders before signing."]
     kept.append({
