@@ -18,8 +18,8 @@ from typing import Any
 import requests
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import RequestEntityTooLarge
 
+from cds_hooks.bodylimit import BodyTooLargeError, read_body
 from cds_hooks.cardlimit import bound_order_cards
 from cds_hooks.cardparts import CardContext
 from cds_hooks.cards import patient_view_cards, unreadable_data_card
@@ -121,15 +121,11 @@ def _base_url(settings: Settings) -> str:
 
 
 def _read_body(settings: Settings) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > settings.max_request_bytes:
-        raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_request_bytes} bytes")
     try:
-        raw = request.get_data(cache=False)
-    except RequestEntityTooLarge:
+        raw = read_body(settings.max_request_bytes)  # chunked bodies included
+    except BodyTooLargeError:
         raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_request_bytes} bytes") \
             from None
-    if len(raw) > settings.max_request_bytes:
-        raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_request_bytes} bytes")
     try:
         return parse_json_object(raw)
     except BodyError as exc:
