@@ -7,6 +7,7 @@ prefix would answer 200; the service must refuse the whole body instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from pathlib import Path
@@ -33,10 +34,8 @@ def _send(host: str, port: int, path: str, token: str, body: bytes, *, chunked: 
     payload = _chunked(body) if chunked else body
     with socket.create_connection((host, port), timeout=60) as sock:
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-        try:
-            sock.sendall(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may answer and close before reading everything
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(payload)  # the server may answer and close before reading everything
         answer = b""
         while chunk := sock.recv(65_536):
             answer += chunk
