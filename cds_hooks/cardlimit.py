@@ -1,4 +1,4 @@
-"""At most ``MAX_ORDER_CARDS`` order cards per hook call; the rest are counted in one card that says so.
+"""At most ``MAX_ORDER_CARDS`` (30) order cards per hook call; the rest are counted in one card that says so.
 
 One order-sign with 12,000 draft orders once answered 12,000 cards (20 MB): no EHR shows that, and a
 clinician cannot read it. The cards arrive sorted most severe first (critical, warning, info), so the
@@ -6,8 +6,9 @@ ones kept are the most severe. The card that stands for the rest carries the mos
 among them (a contraindication is never hidden behind an ``info``), lists how many orders of which
 treatment and status were left out, and links to the app, which shows the whole evaluation.
 
-20 is an engineering default: an order set for one patient rarely holds more than a handful of
-liver-directed or systemic NET treatments, and twenty cards already fill an EHR's card panel.
+30 is an engineering default: above the 21 treatments the pathway rates, so that an order set naming
+every treatment once still gets one card per order; beyond that the orders repeat treatments, and the
+card panel of an EHR is full long before.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from cds_hooks.cardparts import CardContext, link_to_app, new_uuid, short, sourc
 
 __all__ = ["MAX_ORDER_CARDS", "bound_order_cards"]
 
-MAX_ORDER_CARDS = 20
+MAX_ORDER_CARDS = 30
 _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 _READS = {"critical": "contraindicated", "warning": "not recommended or data missing", "info": "conditional option"}
 
