@@ -8,10 +8,12 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements/constraints.txt ./requirements/constraints.txt
 COPY nelm_fhir ./nelm_fhir
 COPY cds_hooks ./cds_hooks
-# Wheels for the product and every dependency, so the runtime stage needs no compiler or cache.
-RUN pip wheel --wheel-dir /wheels .
+# Wheels for the product and every dependency (at the versions CI tested: the constraints file), so the
+# runtime stage needs no compiler or cache.
+RUN pip wheel --constraint requirements/constraints.txt --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -10,26 +10,31 @@ PORT   ?= 8080
 
 .PHONY: run test lint typecheck arch pytest bench install fhir-server healthchain clean
 
-$(BIN)/.installed: pyproject.toml
+# Every install is pinned by a constraints file (requirements/), so next month's machine gets the same
+# versions of the product's dependencies, the linters and the type checker.
+CONSTRAINTS ?= requirements/constraints.txt
+
+$(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) pip
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[dev]'
 	touch $@
 
-# The real FHIR server used by the integration tests lives in its own venv (it pins its own deps).
-$(FHIRVENV)/.installed:
+# The real FHIR server used by the integration tests lives in its own venv, pinned by its own constraints
+# (order-only prerequisite: after changing those pins, `make clean` and run again).
+$(FHIRVENV)/.installed: | requirements/fhir-server.txt
 	$(PYTHON) -m venv $(FHIRVENV)
-	$(FHIRVENV)/bin/pip install -q --upgrade pip
-	$(FHIRVENV)/bin/pip install -q 'sekmet-fhir==0.1.1'
+	$(FHIRVENV)/bin/pip install -q -c requirements/fhir-server.txt pip
+	$(FHIRVENV)/bin/pip install -q -c requirements/fhir-server.txt 'sekmet-fhir==0.1.1'
 	touch $@
 
 # A second CDS Hooks implementation whose models must parse our JSON (tests/service/test_second_opinion.py).
 # Its own venv: it pins an older fhir.resources.
 HCVENV ?= .venv-healthchain
-$(HCVENV)/.installed:
+$(HCVENV)/.installed: | requirements/healthchain.txt
 	$(PYTHON) -m venv $(HCVENV)
-	$(HCVENV)/bin/pip install -q --upgrade pip
-	$(HCVENV)/bin/pip install -q 'healthchain[sandbox]==0.16.1'
+	$(HCVENV)/bin/pip install -q -c requirements/healthchain.txt pip
+	$(HCVENV)/bin/pip install -q -c requirements/healthchain.txt 'healthchain[sandbox]==0.16.1'
 	touch $@
 
 install: $(BIN)/.installed

@@ -32,6 +32,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     smart.init_app(app, settings)
     ops.init_app(app, settings)
     demo.init_app(app, settings)
+    from cds_hooks import bidi, purge
+
+    purge.init_app(app)  # expired replay entries and SMART sessions, one replica per interval
+
+    bidi.init_app(app)  # every surface's text answer, the error pages included
     return app
 
 

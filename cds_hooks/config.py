@@ -40,6 +40,7 @@ class Settings:
     fhir_deadline_seconds: float = 2.5
     fhir_request_timeout_seconds: float = 2.0
     auth_disabled: bool = False  # development only; the start-up log says so loudly
+    discovery_require_jwt: bool = False  # discovery holds no patient data: open unless a site requires a JWT
     trust_file: Path | None = None  # JSON: issuers, their JWK Sets / jku allow-lists, fhirServer allow-lists
     clock_skew_seconds: int = 60  # leeway for JWT exp/iat/nbf; at most 60
     cors_origins: tuple[str, ...] = ("*",)
@@ -64,6 +65,11 @@ class Settings:
                             "across replicas")
         elif len(self.secret_key) < MIN_PRODUCTION_KEY_LENGTH:
             problems.append(f"NELM_SECRET_KEY is shorter than {MIN_PRODUCTION_KEY_LENGTH} characters")
+        if not self.external_base_url:
+            problems.append("NELM_EXTERNAL_BASE_URL is not set: the JWT audience and the SMART redirect_uri would "
+                            "be built from the request's Host header, which a client chooses")
+        elif not self.external_base_url.startswith("https://"):
+            problems.append("NELM_EXTERNAL_BASE_URL must be the public https:// URL (CDS Hooks requires TLS)")
         if self.id_hash_key == DEV_ID_HASH_KEY:
             problems.append("NELM_ID_HASH_KEY is the public development default: patient-id hashes in logs and "
                             "audit would be guessable")
@@ -108,6 +114,8 @@ class Settings:
                 values["fhir_request_timeout_seconds"] = float(v)
             if (v := get("AUTH_DISABLED")) is not None:
                 values["auth_disabled"] = _bool(v)
+            if (v := get("DISCOVERY_REQUIRE_JWT")) is not None:
+                values["discovery_require_jwt"] = _bool(v)
             if (v := get("TRUST_FILE")) is not None:
                 values["trust_file"] = Path(v)
             if (v := get("CLOCK_SKEW_SECONDS")) is not None:

@@ -1,14 +1,17 @@
 """Strict JSON parsing of request bodies: one function every endpoint uses.
 
 Refuses what ``json.loads`` would quietly accept: duplicate keys (which value wins differs
-between parsers, so a proxy and we could read different patients), NaN/Infinity, nesting deeper
-than a limit, invalid UTF-8, and a top level that is not an object.
+between parsers, so a proxy and we could read different patients), NaN/Infinity, a number too large
+for a double (``1e999``) or with more than ``MAX_NUMBER_DIGITS`` digits (Python refuses integers of
+over 4,300 digits with a bare ValueError; no FHIR value needs a hundred), nesting deeper than a limit,
+invalid UTF-8, and a top level that is not an object.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +20,10 @@ from typing import Any
 __all__ = ["BodyError", "parse_json_object", "reference_parse"]
 
 MAX_DEPTH = 64
+MAX_NUMBER_DIGITS = 100
+# A run of more digits than that anywhere in the text (in a number, or harmlessly in a string): the fast
+# path leaves such a body to the reference parse, which checks every integer.
+_LONG_DIGITS = re.compile(rb"[0-9]{%d}" % (MAX_NUMBER_DIGITS + 1))
 
 
 class BodyError(ValueError):
@@ -36,6 +43,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constants(name: str) -> Any:
     raise BodyError(f"{name} is not valid JSON")
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits) - digits.startswith("-") > MAX_NUMBER_DIGITS:
+        raise BodyError(f"JSON number with more than {MAX_NUMBER_DIGITS} digits")
+    return int(digits)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BodyError(f"JSON number {text[:20]}{'…' if len(text) > 20 else ''} is too large for a double")
+    return value
 
 
 # A lone surrogate (``"\\ud800"``) is valid JSON syntax but not Unicode: it cannot be stored, logged or
@@ -116,7 +136,8 @@ def reference_parse(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]
     text = _text(raw)
     try:
         with _collector_paused():
-            value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+            value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants,
+                               parse_int=_bounded_int, parse_float=_finite_float)
     except RecursionError:
         raise BodyError(f"JSON nested deeper than {max_depth} levels") from None
     except json.JSONDecodeError as exc:
@@ -183,6 +204,8 @@ def parse_json_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, An
     duplicate, deep nesting, a top level that is not an object) is decided by ``reference_parse``.
     """
     text = _text(raw)
+    if _LONG_DIGITS.search(raw):
+        return reference_parse(raw, max_depth=max_depth)
     kept = 0
 
     def count_keys(obj: dict[str, Any]) -> dict[str, Any]:
@@ -192,8 +215,8 @@ def parse_json_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, An
 
     try:
         with _collector_paused():
-            value = json.loads(text, object_hook=count_keys, parse_constant=_no_constants)
-    except (RecursionError, json.JSONDecodeError, BodyError):
+            value = json.loads(text, object_hook=count_keys, parse_constant=_no_constants, parse_float=_finite_float)
+    except (RecursionError, ValueError):  # JSONDecodeError and BodyError are ValueErrors
         return reference_parse(raw, max_depth=max_depth)
     if not isinstance(value, dict):
         return reference_parse(raw, max_depth=max_depth)

@@ -2,7 +2,7 @@
 
 It describes what an integration engineer calls: discovery, the three hook services, feedback,
 health, readiness and metrics, with the answers each can give (cards, OperationOutcome for 4xx
-and 412, a bare 401). The test suite runs schemathesis against the live app with it.
+and 412, a 401 saying what is missing). The test suite runs schemathesis against the live app with it.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ def _problem(description: str) -> dict[str, Any]:
 
 def _unauthorized() -> dict[str, Any]:
     return {
-        "description": "The CDS client JWT is missing or refused (bare answer, no body).",
+        "description": "The CDS client JWT is missing or refused; the OperationOutcome says which (as far as is "
+        "safe: every trust failure reads the same).",
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+        "content": {"application/json": {"schema": _OO}},
     }
 
 
@@ -256,7 +258,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "get": {
                     "summary": "CDS Hooks discovery",
                     "operationId": "discovery",
-                    "security": security,
+                    # open unless NELM_DISCOVERY_REQUIRE_JWT: {} means "no authentication"
+                    "security": security if settings.discovery_require_jwt else [{}, *security],
                     "responses": {
                         "200": {
                             "description": "The services",

@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
 import requests
 
 from cds_hooks.errors import PreconditionError
+from cds_hooks.security.urlpath import under_base
 from cds_hooks.wire import HookRequest
 from nelm_fhir.ingest.observation import USED_OBS
 from nelm_fhir.terminology import MappingEntry, Terminology, default_terminology
@@ -198,12 +199,6 @@ def _next_link(bundle: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _same_server(url: str, base: str) -> bool:
-    """Return True when ``url`` lies under ``base`` (the token never leaves the EHR's server)."""
-    u, b = urlsplit(url), urlsplit(base)
-    return (u.scheme, u.netloc) == (b.scheme, b.netloc) and u.path.startswith(b.path.rstrip("/") + "/")
-
-
 class _Fetcher:
     """Reads one key from fhirServer: the query, then every ``next`` page, within the deadline."""
 
@@ -285,9 +280,14 @@ class _Fetcher:
                 self.truncated.append(FetchFailure(key=what, reason=f"{what}: only the first {len(entries)} "
                                                    f"results ({MAX_PAGES} pages) were read"))
                 break
-            if not _same_server(nxt, self.base):
-                raise _FetchError(f"{what}: a next link points outside fhirServer; not followed")
-            page = self._json(self._get(nxt), what)
+            target = under_base(nxt, self.base)  # dot segments and %2e resolved before the check
+            if target is None:
+                # Keep the pages read and report the gap; the EHR's token never leaves its server.
+                self.truncated.append(FetchFailure(key=what, reason=f"{what}: a next link points outside "
+                                                   f"fhirServer and was not followed; only the first "
+                                                   f"{len(entries)} results were read"))
+                break
+            page = self._json(self._get(target), what)
             entries.extend(page.get("entry") or [])
             nxt = _next_link(page)
             pages += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from sqlalchemy.exc import ArgumentError
 
 from cds_hooks.config import REPO_ROOT, Settings
 
-__all__ = ["banner", "gunicorn_command", "serve_main"]
+__all__ = ["banner", "gunicorn_command", "port_in_use", "serve_main"]
 
 WSGI_APP = "cds_hooks.wsgi:app"
 READY_WAIT_SECONDS = 90.0
@@ -88,6 +89,27 @@ def _wait_until_up(proc: subprocess.Popen[bytes], url: str, deadline: float) -> 
     return False
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Return why ``host:port`` cannot be bound (another process listens there), or None when it is free.
+
+    Checked before gunicorn starts: gunicorn retries a busy port for seconds, and meanwhile whatever
+    already listens there may answer ``/healthz``; the banner would then claim a service that never
+    started.
+    """
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"{host} is not an address of this machine ({exc.strerror})"
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                return exc.strerror or str(exc)
+    return None
+
+
 def _migrate() -> int:
     from cds_hooks.store import upgrade_main
 
@@ -97,6 +119,11 @@ def _migrate() -> int:
 def serve_main(host: str, port: int, workers: int | None) -> int:
     """Migrate the database, run gunicorn until it stops; returns gunicorn's exit status."""
     settings = Settings.from_env()
+    busy = port_in_use(host, port)
+    if busy is not None:
+        print(f"nelm-cds serve: cannot listen on {host}:{port}: {busy}. Another process is using that port; "  # noqa: T201
+              "stop it or choose another with --port (make run PORT=...). Not starting.", file=sys.stderr)
+        return 1
     if settings.database_url.startswith("sqlite:///") and not settings.database_url.startswith("sqlite:////"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     status = _migrate()

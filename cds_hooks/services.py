@@ -18,8 +18,9 @@ from typing import Any
 import requests
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import RequestEntityTooLarge
 
+from cds_hooks.bodylimit import BodyTooLargeError, read_body
+from cds_hooks.cardlimit import bound_order_cards
 from cds_hooks.cardparts import CardContext
 from cds_hooks.cards import patient_view_cards, unreadable_data_card
 from cds_hooks.config import Settings
@@ -120,15 +121,11 @@ def _base_url(settings: Settings) -> str:
 
 
 def _read_body(settings: Settings) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > settings.max_request_bytes:
-        raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_request_bytes} bytes")
     try:
-        raw = request.get_data(cache=False)
-    except RequestEntityTooLarge:
+        raw = read_body(settings.max_request_bytes)  # chunked bodies included
+    except BodyTooLargeError:
         raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_request_bytes} bytes") \
             from None
-    if len(raw) > settings.max_request_bytes:
-        raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_request_bytes} bytes")
     try:
         return parse_json_object(raw)
     except BodyError as exc:
@@ -199,7 +196,7 @@ def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
     profile, evaluation = evaluated
     outcome["statuses"] = {o.modality.value: evaluation.result(o.modality).status.value
                            for o in orders if o.modality is not None}
-    cards = order_cards(evaluation, ctx, orders, profile=profile)
+    cards = bound_order_cards(order_cards(evaluation, ctx, orders, profile=profile), ctx)
     if resolved.failures and cards:
         cards.append(unreadable_data_card(ctx, [f.reason for f in resolved.failures]))
     return {"cards": cards}

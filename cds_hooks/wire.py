@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from cds_hooks.draftshape import check_draft_order
 from cds_hooks.errors import RequestError
 
 __all__ = ["FhirAuthorization", "HookRequest", "parse_hook_request"]
@@ -152,6 +153,7 @@ def _check_context(hook: str, context: Mapping[str, Any]) -> None:
             if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
                 raise RequestError(f"context.draftOrders.entry[{i}].resource must be a FHIR resource",
                                    expression=f"context.draftOrders.entry[{i}].resource")
+            check_draft_order(resource, f"context.draftOrders.entry[{i}].resource")
             # Refuse to mix patients: a draft order must be for context.patientId (security review, issue 5).
             for element in ("subject", "patient"):
                 ref = resource.get(element)

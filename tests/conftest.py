@@ -10,7 +10,6 @@ import pytest
 from tests.support.sekmet import FhirServer, run_sekmet
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(scope="session")

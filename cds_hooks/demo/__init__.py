@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
 
+from cds_hooks.bodylimit import BodyTooLargeError, read_body
 from cds_hooks.config import Settings
 from cds_hooks.demo.patients import (
     MODALITY_GROUPS,
@@ -65,7 +66,9 @@ def _patient_bundle(patient_id: str) -> Path:
 
 def _body() -> dict[str, Any]:
     try:
-        return parse_json_object(request.get_data(cache=False))
+        return parse_json_object(read_body(_settings().max_request_bytes))
+    except BodyTooLargeError:
+        abort(413, description="request body is too large")
     except BodyError as exc:
         abort(400, description=str(exc))
 
@@ -93,6 +96,7 @@ def _headers(response: Response) -> Response:
 
 @bp.errorhandler(400)
 @bp.errorhandler(404)
+@bp.errorhandler(413)
 @bp.errorhandler(503)
 def _error(exc: Any) -> tuple[Response, int]:
     code = int(getattr(exc, "code", 500))

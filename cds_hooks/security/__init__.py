@@ -6,8 +6,11 @@
   required in production) and, in development, the demo EHR signer (``dev_signer``);
 - registers a ``before_request`` that answers CORS preflights, then verifies the JWT of every
   ``/cds-services`` request and sets ``flask.g.nelm_client`` (a ``ClientIdentity``, or None when
-  authentication is disabled in development); a refusal is a bare 401 with
-  ``WWW-Authenticate: Bearer``, logged with reason, issuer and jti, never the token;
+  authentication is disabled in development, or on discovery, which is open unless
+  ``NELM_DISCOVERY_REQUIRE_JWT`` is set: it holds no patient data, and CDS Hooks 2.0 has clients send a
+  JWT only where the service requires one); a refusal is a 401 with ``WWW-Authenticate: Bearer`` and a
+  short OperationOutcome saying what is wrong (``verify.py`` says which reasons are told and why),
+  logged with the full reason, issuer and jti, never the token;
 - sets ``app.extensions["nelm_fhir_allow"]``: ``(issuer, fhirServer URL) -> bool``;
 - serves the OpenAPI description at ``/openapi.json``.
 
@@ -35,7 +38,7 @@ from cds_hooks.security.fhir_allow import FhirServerAllowList
 from cds_hooks.security.jwks import JwksCache
 from cds_hooks.security.replay import MemoryReplayCache, ReplayGuard
 from cds_hooks.security.trust import IssuerTrust, TrustConfig, TrustConfigError, load_trust
-from cds_hooks.security.verify import AuthError, ClientIdentity, ClientVerifier
+from cds_hooks.security.verify import MISSING, AuthError, ClientIdentity, ClientVerifier
 
 __all__ = [
     "DEV_TRUST_FILE",
@@ -114,9 +117,16 @@ def _replay_guard(app: Flask, fallback: MemoryReplayCache) -> ReplayGuard:
     return fallback
 
 
-def _unauthorized() -> Response:
-    response = Response(status=401)
-    response.headers["WWW-Authenticate"] = 'Bearer realm="cds-services"'
+def _unauthorized(public: str) -> Response:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "login", "diagnostics": public}],
+    }
+    response = Response(json.dumps(body), status=401, mimetype="application/json")
+    challenge = 'Bearer realm="cds-services"'
+    if public != MISSING:  # RFC 6750 section 3.1: no error code when the request carried no token
+        challenge += f', error="invalid_token", error_description="{public}"'
+    response.headers["WWW-Authenticate"] = challenge
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -174,8 +184,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["nelm_client_verifier"] = verifier
     cors = CorsPolicy(settings)
     cors.init_app(app)
-    if settings.production and not settings.external_base_url:
-        log.warning("NELM_EXTERNAL_BASE_URL is not set: JWT aud is checked against the URL as this process sees it")
     if settings.auth_disabled:
         log.warning(
             "AUTHENTICATION IS DISABLED (NELM_AUTH_DISABLED=1): CDS Hooks endpoints accept calls without a JWT; "
@@ -195,8 +203,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         segments = request.path.split("/")
         if len(segments) > 2 and segments[2]:
             g.nelm_service_id = segments[2][:64]
-        if settings.auth_disabled:
-            g.nelm_client = None
+        if settings.auth_disabled or (request.path == "/cds-services" and not settings.discovery_require_jwt):
+            g.nelm_client = None  # an open discovery ignores any token sent: nothing to verify, no jti spent
             return None
         try:
             g.nelm_client = verifier.verify(request.headers.get("Authorization"), expected_audience(settings))
@@ -205,7 +213,7 @@ def init_app(app: Flask, settings: Settings) -> None:
                 "CDS client JWT refused",
                 extra={"fields": {"reason": exc.reason, "issuer": exc.issuer, "jti": exc.jti, "path": request.path}},
             )
-            return _unauthorized()
+            return _unauthorized(exc.public)
         except SQLAlchemyError as exc:
             # The replay table is unreachable: we cannot tell a replay from a first use, so refuse for now.
             log.error("jti replay check unavailable", extra={"fields": {"error": type(exc).__name__}})

@@ -17,12 +17,13 @@ import logging
 import re
 from typing import Any
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from cds_hooks.demo.patients import find_demo_bundle
 from cds_hooks.privacy import hash_patient_id
 from cds_hooks.smart import oauth
+from cds_hooks.smart.discovery import cached_discovery
 from cds_hooks.smart.identity import IdTokenError, verify_id_token
 from cds_hooks.smart.registry import SmartRegistration, normalise_iss
 from cds_hooks.smart.state import (
@@ -90,9 +91,9 @@ def launch() -> BaseResponse:
     if launch_token is not None and not launch_token.strip():
         return error_page(400, "Empty launch", "The EHR sent an empty 'launch' parameter.")
     try:
-        config = oauth.discover(
+        config = cached_discovery(current_app, iss, lambda: oauth.discover(
             iss, timeout=state.settings.fhir_request_timeout_seconds * 2, production=state.settings.production
-        )
+        ))
     except oauth.DiscoveryError as exc:
         return error_page(502, "The EHR could not be reached", f"Launch stopped: {exc}.", action="retry")
     pending = {
@@ -117,7 +118,7 @@ def launch() -> BaseResponse:
         nonce=str(pending["nonce"]),
     )
     # An earlier launch of this browser (another tab) is left alone: it keeps its own cookie.
-    sid = state.sessions.create(pending)
+    sid = state.sessions.create(pending, lifetime=dt.timedelta(seconds=PENDING_SECONDS))  # pending: minutes
     response = redirect(url, code=302)
     response.headers["Cache-Control"] = "no-store"
     return set_pending_cookie(response, sid, str(pending["state"]), state.settings, PENDING_SECONDS)

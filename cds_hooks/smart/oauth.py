@@ -22,7 +22,10 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from joserfc.jwk import ECKey, RSAKey
 
+from cds_hooks.security.http_client import ResponseTooLarge, safe_request
 from cds_hooks.smart.registry import SmartRegistration
+
+DISCOVERY_MAX_BYTES = 256 * 1024  # a SMART configuration is a few kilobytes
 
 __all__ = [
     "DiscoveryError",
@@ -90,7 +93,10 @@ def discover(iss: str, *, timeout: float, production: bool) -> SmartConfiguratio
     """Return the EHR's SMART configuration; raises DiscoveryError when it cannot be used."""
     url = f"{iss.rstrip('/')}/.well-known/smart-configuration"
     try:
-        response = requests.get(url, headers={"Accept": "application/json"}, timeout=timeout)
+        response = safe_request("GET", url, stay_under=iss.rstrip("/"), timeout=timeout, max_bytes=DISCOVERY_MAX_BYTES,
+                                headers={"Accept": "application/json"})
+    except ResponseTooLarge:
+        raise DiscoveryError("the EHR's SMART configuration is too large to be one") from None
     except requests.RequestException as exc:
         raise DiscoveryError(f"the EHR's SMART configuration could not be reached ({type(exc).__name__})") from exc
     if response.status_code != 200:

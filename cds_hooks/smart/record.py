@@ -1,7 +1,9 @@
 """Reading the patient's record from the EHR's FHIR server, and writing captured findings back.
 
-Every call carries the user's bearer token, a timeout, and goes only to the launch's FHIR base
-(``next`` links pointing elsewhere are refused: the token must not leak to another server).
+Every call carries the user's bearer token and goes through the hardened client
+(``security.http_client``): only to the launch's FHIR base (redirects and ``next`` links pointing
+elsewhere are refused, dot segments resolved first: the token must not leak to another server), with a
+timeout and a size cap; an answer that is not JSON is a ``FhirError`` (the app's error page).
 
 Errors: ``FhirUnauthorized`` (401: the token expired or was revoked → launch again),
 ``FhirError`` (anything else that stops the page; ``str()`` is safe to show),
@@ -10,6 +12,7 @@ Errors: ``FhirUnauthorized`` (401: the token expired or was revoked → launch a
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+
+from cds_hooks.security.http_client import ResponseTooLarge, safe_request
+from cds_hooks.security.urlpath import under_base
 
 __all__ = [
     "FhirError",
@@ -87,17 +93,21 @@ def _outcome_text(response: requests.Response) -> str:
     return "; ".join(texts)[:500]
 
 
-def _same_server(base: str, url: str) -> bool:
-    b, u = urlsplit(base), urlsplit(url)
-    return (b.scheme, b.netloc) == (u.scheme, u.netloc) and u.path.startswith(b.path.rstrip("/"))
-
-
 Getter = Callable[..., requests.Response]
+
+
+def _json(response: requests.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise FhirError(f"{what}: the EHR's FHIR server answered with something that is not JSON") from None
 
 
 def _get(url: str, token: str, timeout: float, get: Getter) -> requests.Response:
     try:
         response = get(url, headers={"Authorization": f"Bearer {token}", "Accept": FHIR_JSON}, timeout=timeout)
+    except ResponseTooLarge:
+        raise FhirError("the EHR's FHIR server sent an answer too large to read") from None
     except requests.RequestException as exc:
         raise FhirError(f"the EHR's FHIR server could not be reached ({type(exc).__name__})") from exc
     if response.status_code == 401:
@@ -106,10 +116,11 @@ def _get(url: str, token: str, timeout: float, get: Getter) -> requests.Response
 
 
 def fetch_record(
-    base: str, patient_id: str, token: str, *, timeout: float, deadline: float, get: Getter = requests.get
+    base: str, patient_id: str, token: str, *, timeout: float, deadline: float, get: Getter | None = None
 ) -> RecordFetch:
     """Return the patient's Patient, Condition, Observation, Procedure and medication resources."""
     base = base.rstrip("/")
+    get = get or functools.partial(safe_request, "GET", stay_under=base)
     out = RecordFetch()
     started = time.monotonic()
     response = _get(f"{base}/Patient/{patient_id}", token, timeout, get)
@@ -118,7 +129,7 @@ def fetch_record(
         raise FhirError("the launch's patient does not exist on the EHR's FHIR server")
     if response.status_code != 200:
         raise FhirError(f"reading the patient failed (HTTP {response.status_code})")
-    patient = response.json()
+    patient = _json(response, "reading the patient")
     if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
         raise FhirError("the EHR's FHIR server did not return a Patient")
     out.resources.append(patient)
@@ -139,7 +150,7 @@ def fetch_record(
                 break
             if response.status_code != 200:
                 raise FhirError(f"searching {rtype} failed (HTTP {response.status_code})")
-            bundle = response.json()
+            bundle = _json(response, f"searching {rtype}")
             if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
                 raise FhirError(f"searching {rtype} did not return a Bundle")
             for entry in bundle.get("entry") or []:
@@ -150,19 +161,21 @@ def fetch_record(
             url = None
             for link in bundle.get("link") or []:
                 if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-                    if not _same_server(base, link["url"]):
+                    target = under_base(link["url"], base)
+                    if target is None:
                         raise FhirError(f"the {rtype} search pointed to another server; not followed")
-                    url = link["url"] if pages < MAX_PAGES else None
+                    url = target if pages < MAX_PAGES else None
                     if pages >= MAX_PAGES:
                         out.warnings.append(f"{rtype}: more than {MAX_PAGES} pages; the rest was not read.")
     return out
 
 
 def create_resource(
-    base: str, resource: dict[str, Any], token: str, *, timeout: float, post: Getter = requests.post
+    base: str, resource: dict[str, Any], token: str, *, timeout: float, post: Getter | None = None
 ) -> dict[str, Any]:
     """POST ``resource`` and return what the server stored; raises WriteRefused or FhirUnauthorized."""
     url = f"{base.rstrip('/')}/{resource['resourceType']}"
+    post = post or functools.partial(safe_request, "POST", stay_under=base.rstrip("/"))
     headers = {
         "Authorization": f"Bearer {token}",
         "Content-Type": FHIR_JSON,

@@ -61,6 +61,11 @@ class SmartSessionStore:
         self._fernet = Fernet(key)
         self.lifetime = lifetime
 
+    @property
+    def engine(self) -> Engine:
+        """Return the engine the sessions live in (the purge checks it is the shared store's)."""
+        return self._engine
+
     def ensure_table(self) -> None:
         """Create the table when migrations have not (an app without the shared store)."""
         metadata.create_all(self._engine, checkfirst=True)
@@ -68,14 +73,18 @@ class SmartSessionStore:
     def _seal(self, data: dict[str, Any]) -> bytes:
         return self._fernet.encrypt(json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
-    def create(self, data: dict[str, Any]) -> str:
-        """Store ``data`` under a new random session id and return the id (for the cookie)."""
+    def create(self, data: dict[str, Any], *, lifetime: dt.timedelta | None = None) -> str:
+        """Store ``data`` under a new random session id and return the id (for the cookie).
+
+        ``lifetime`` shortens it (a pending launch lives minutes, not the session's hours).
+        """
         sid = secrets.token_urlsafe(32)
         now = _now()
         with self._engine.begin() as conn:
             conn.execute(
                 SESSION_TABLE.insert().values(
-                    id_hash=_hash(sid), created_at=now, expires_at=now + self.lifetime, payload=self._seal(data)
+                    id_hash=_hash(sid), created_at=now, expires_at=now + (lifetime or self.lifetime),
+                    payload=self._seal(data)
                 )
             )
         return sid

@@ -79,7 +79,8 @@ def test_prefetch_and_draft_order_endpoints(tmp_path: Path) -> None:
 
 def test_no_demo_in_production(tmp_path: Path) -> None:
     app = _app(tmp_path, environment="production", trust_file=REPO_ROOT / "config" / "production-trust.example.json",
-               secret_key="s" * 48, id_hash_key="h" * 48, cors_origins=("https://ehr.example.org",))
+               secret_key="s" * 48, id_hash_key="h" * 48, cors_origins=("https://ehr.example.org",),
+               external_base_url="https://nelm.example.org")
     client = app.test_client()
     assert client.get("/demo/").status_code == 404
     assert client.post("/demo/api/token", json={"path": "/cds-services"}).status_code == 404

@@ -114,7 +114,9 @@ def test_two_gunicorn_workers_on_postgres_lose_nothing_under_concurrency(tmp_pat
 
 def test_replicas_share_the_replay_cache_and_feedback_through_postgres(tmp_path: Path, pg_url: str) -> None:
     # Two replicas behind one public URL, as behind a load balancer: the JWT audience is that URL.
-    env = {"NELM_DATABASE_URL": pg_url, "NELM_EXTERNAL_BASE_URL": "https://nelm.example.test"}
+    # Discovery requires a JWT here, so the replay check can be probed through it.
+    env = {"NELM_DATABASE_URL": pg_url, "NELM_EXTERNAL_BASE_URL": "https://nelm.example.test",
+           "NELM_DISCOVERY_REQUIRE_JWT": "true"}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     with nelm_serve(tmp_path / "a", env, workers=1) as a, nelm_serve(tmp_path / "b", env, workers=1) as b:

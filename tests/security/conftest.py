@@ -108,7 +108,13 @@ def trust_file(tmp_path: Path, es_signer: Signer, rs_signer: Signer, tenant_sign
 
 
 def make_settings(tmp_path: Path, trust: Path | None, **changes: Any) -> Settings:
-    """Return development settings with a private database and instance folder under ``tmp_path``."""
+    """Return development settings with a private database and instance folder under ``tmp_path``.
+
+    Discovery requires a JWT here (``NELM_DISCOVERY_REQUIRE_JWT``), unless a test says otherwise: these tests
+    probe the JWT checks through ``GET /cds-services``, the cheapest authenticated request. The open default
+    has its own tests (test_discovery_auth.py).
+    """
+    changes.setdefault("discovery_require_jwt", True)
     return Settings(database_url=f"sqlite:///{tmp_path / 'nelm.sqlite3'}", trust_file=trust).with_(**changes)
 
 

@@ -117,3 +117,16 @@ def test_cached_jwks_expires_and_survives_a_failed_refresh(tmp_path: Path, rs_si
     # Expired: re-fetched; the refresh fails, the key already known stays usable.
     assert client.get("/cds-services", headers=bearer(rs_signer.token(DISCOVERY))).status_code == 200
     assert _calls(RS_JKU) == 2
+
+
+@responses.activate
+@pytest.mark.parametrize("jku", ["https://evil.example.test/jwks.json", RS_JKU, 42])
+def test_jku_off_the_issuers_list_is_refused_even_with_a_known_static_kid(
+    client: FlaskClient, es_signer: Signer, jku: object
+) -> None:
+    """The static-key issuer allow-lists no jku: a token naming one (even another issuer's) is refused."""
+    assert client.get("/cds-services", headers=bearer(es_signer.token(DISCOVERY))).status_code == 200
+    response = client.get("/cds-services", headers=bearer(es_signer.token(DISCOVERY, headers={"jku": jku})))
+    assert response.status_code == 401
+    assert "not trusted" in response.get_json()["issue"][0]["diagnostics"]
+    assert len(responses.calls) == 0  # the refused URL was never fetched

@@ -43,7 +43,14 @@ def test_openapi_describes_every_public_endpoint(client: Any, es_signer: Signer)
     for path in ("/cds-services", "/cds-services/{service_id}", "/cds-services/{service_id}/feedback"):
         for operation in doc["paths"][path].values():
             assert "401" in operation["responses"]
-            assert operation["security"] == [{"cdsClientJwt": []}]
+            assert operation["security"] == [{"cdsClientJwt": []}]  # these tests run with discovery requiring a JWT
+
+
+def test_open_discovery_is_described_as_open(tmp_path: Path, trust_file: Path) -> None:
+    doc = create_app(make_settings(tmp_path, trust_file, discovery_require_jwt=False)).test_client()
+    spec = doc.get("/openapi.json").get_json()
+    assert spec["paths"]["/cds-services"]["get"]["security"] == [{}, {"cdsClientJwt": []}]
+    assert spec["paths"]["/cds-services/{service_id}"]["post"]["security"] == [{"cdsClientJwt": []}]
 
 
 def test_openapi_document_is_valid_openapi(client: Any) -> None:

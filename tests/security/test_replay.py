@@ -23,7 +23,7 @@ def pg_url() -> Iterator[str]:
 
 
 def _replicas(database_url: str, trust_file: Path, count: int = 2) -> list[Flask]:
-    settings = Settings(database_url=database_url, trust_file=trust_file)
+    settings = Settings(database_url=database_url, trust_file=trust_file, discovery_require_jwt=True)
     return [create_app(settings) for _ in range(count)]
 
 

@@ -13,7 +13,7 @@ from cds_hooks.security import SecurityConfigError
 from tests.security.conftest import make_settings
 
 PRODUCTION_TRUST = REPO_ROOT / "config" / "production-trust.example.json"
-GOOD = {"secret_key": "k" * 48, "id_hash_key": "h" * 48}
+GOOD = {"secret_key": "k" * 48, "id_hash_key": "h" * 48, "external_base_url": "https://nelm.example.org"}
 
 
 def _production(tmp_path: Path, **changes: object) -> Settings:
@@ -45,7 +45,8 @@ def test_production_with_proper_keys_starts(tmp_path: Path) -> None:
 
 
 def test_the_variables_reach_the_check_through_from_env(tmp_path: Path) -> None:
-    env = {"NELM_ENVIRONMENT": "production", "NELM_ID_HASH_KEY": "h" * 48}
+    env = {"NELM_ENVIRONMENT": "production", "NELM_ID_HASH_KEY": "h" * 48,
+           "NELM_EXTERNAL_BASE_URL": "https://nelm.example.org/"}
     assert Settings.from_env(env).production_problems() == [
         "NELM_SECRET_KEY is not set: SMART sessions would not survive a restart or work across replicas"
     ]
@@ -65,3 +66,13 @@ def test_the_smart_surface_alone_also_refuses_production_without_a_secret(tmp_pa
     app = Flask(__name__)
     with pytest.raises(smart.SmartConfigError, match="NELM_SECRET_KEY"):
         smart.init_app(app, _production(tmp_path, secret_key=None))
+
+
+@pytest.mark.parametrize(("url", "says"), [(None, "NELM_EXTERNAL_BASE_URL is not set"),
+                                           ("http://nelm.example.org", "must be the public https:// URL")])
+def test_production_without_a_public_https_base_url_refuses(tmp_path: Path, url: str | None, says: str) -> None:
+    """Without it the JWT audience and the SMART redirect_uri would follow the Host header a client sends."""
+    with pytest.raises(SecurityConfigError, match=says) as info:
+        create_app(_production(tmp_path, external_base_url=url))
+    assert "Host header" in str(info.value) or "TLS" in str(info.value)
+    assert "NELM_EXTERNAL_BASE_URL" in Settings.from_env({"NELM_ENVIRONMENT": "production"}).production_problems()[1]

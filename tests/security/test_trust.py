@@ -52,7 +52,8 @@ def test_demo_ehr_token_opens_the_real_endpoints_in_development(tmp_path: Path) 
 
 def test_demo_ehr_does_not_exist_in_production(tmp_path: Path) -> None:
     example = REPO / "config" / "production-trust.example.json"
-    settings = make_settings(tmp_path, example, environment="production", secret_key="s" * 48, id_hash_key="h" * 48)
+    settings = make_settings(tmp_path, example, environment="production", secret_key="s" * 48, id_hash_key="h" * 48,
+                             external_base_url="https://nelm.example.org")
     demo_only = write_trust(tmp_path, [{"issuer": "https://demo-ehr.nelm.invalid", "ephemeral_demo_key": True}])
     with pytest.raises(TrustConfigError, match="ephemeral_demo_key"):
         load_trust(demo_only, production=True)

@@ -153,18 +153,50 @@ def test_disallowed_fhir_server_is_never_contacted(server: FhirServer) -> None:
         _resolve(_request(fhir_server=server.base_url), allow=lambda issuer, url: False)
 
 
+ESCAPES = [
+    "https://evil.example.net/fhir/Condition?page=2",  # another host
+    "https://ehr.example.org/fhir/ok/../../escape/Condition?page=2",  # dot segments climbing out of the base
+    "https://ehr.example.org/fhir/%2e%2e/escape/Condition?page=2",  # the same, percent-encoded
+    "https://ehr.example.org/fhir/ok/%2E%2E/%2e%2E/escape/Condition",
+    "https://ehr.example.org/fhir%2f..%2fescape/Condition",  # an encoded separator: refused outright
+    "http://ehr.example.org/fhir/Condition?page=2",  # same host, but not TLS: another origin
+]
+
+
+@pytest.mark.parametrize("escape", ESCAPES)
 @responses.activate
-def test_bearer_token_is_sent_and_next_links_to_other_hosts_are_refused() -> None:
+def test_next_links_off_the_server_keep_the_pages_read_and_report_the_gap(escape: str) -> None:
     base = "https://ehr.example.org/fhir"
+    condition = {"resourceType": "Condition", "id": "c1", "subject": {"reference": f"Patient/{PID}"}}
     responses.get(f"{base}/Patient/{PID}", json={"resourceType": "Patient", "id": PID})
     responses.get(f"{base}/Condition", json={
-        "resourceType": "Bundle", "type": "searchset", "entry": [],
-        "link": [{"relation": "next", "url": "https://evil.example.net/fhir/Condition?page=2"}]})
+        "resourceType": "Bundle", "type": "searchset", "entry": [{"resource": condition}],
+        "link": [{"relation": "next", "url": escape}]})
     templates = {"patient": "Patient/{{context.patientId}}", "conditions": "Condition?patient={{context.patientId}}"}
-    with pytest.raises(PreconditionError, match="outside fhirServer"):
-        _resolve(_request(fhir_server=base), templates)
+    resolved = _resolve(_request(fhir_server=base), templates)
+    assert [e["resource"]["id"] for e in resolved.data["conditions"]["entry"]] == ["c1"]  # the page read is kept
+    gap = [f.reason for f in resolved.failures if f.key == "conditions"]
+    assert gap and "outside fhirServer" in gap[0] and "first 1 results" in gap[0]
     assert all(call.request.headers["Authorization"] == "Bearer secret-token-123" for call in responses.calls)
-    assert all("evil.example.net" not in call.request.url for call in responses.calls)
+    assert len(responses.calls) == 2  # the escape was never requested, so the token never left
+    assert all("escape" not in call.request.url and "evil" not in call.request.url for call in responses.calls)
+
+
+@responses.activate
+def test_harmless_dot_segments_in_a_next_link_stay_on_the_server_and_are_followed() -> None:
+    base = "https://ehr.example.org/fhir"
+    responses.get(f"{base}/Patient/{PID}", json={"resourceType": "Patient", "id": PID})
+    first = {"resourceType": "Condition", "id": "c1", "subject": {"reference": f"Patient/{PID}"}}
+    second = {"resourceType": "Condition", "id": "c2", "subject": {"reference": f"Patient/{PID}"}}
+    responses.get(f"{base}/Condition", match=[responses.matchers.query_param_matcher({"patient": PID})], json={
+        "resourceType": "Bundle", "type": "searchset", "entry": [{"resource": first}],
+        "link": [{"relation": "next", "url": f"{base}/x/./../Condition?page=2"}]})
+    responses.get(f"{base}/Condition", match=[responses.matchers.query_param_matcher({"page": "2"})],
+                  json={"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": second}]})
+    templates = {"patient": "Patient/{{context.patientId}}", "conditions": "Condition?patient={{context.patientId}}"}
+    resolved = _resolve(_request(fhir_server=base), templates)
+    assert [e["resource"]["id"] for e in resolved.data["conditions"]["entry"]] == ["c1", "c2"]
+    assert resolved.failures == ()
 
 
 @responses.activate
