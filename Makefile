@@ -13,7 +13,7 @@ PORT   ?= 8080
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,text]'
 	touch $@
 
 # The real FHIR server used by the integration tests lives in its own venv (it pins its own deps).
