@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from nelm_fhir.narrative.candidates import Assertion, Candidate, CandidateValue, CodeValue, Finding, Quantity
-from nelm_fhir.narrative.rules import context_rules, target_rules
+from nelm_fhir.narrative.rules import CLAUSE_END, context_rules, target_rules
 from nelm_fhir.narrative.settings import TextReaderUnavailableError
 from nelm_fhir.narrative.sources import ReportText
 
@@ -70,6 +70,8 @@ def _build() -> Any:
     context.prune_on_target_overlap = True  # "FDG-negative", "did not locate the primary" carry their own value
     context.add([ConTextRule(literal, category, direction=direction, pattern=pattern)
                  for literal, category, direction, pattern in context_rules()])
+    for rule in context.rules:
+        rule.terminated_by.add(CLAUSE_END)
     return nlp
 
 
@@ -85,9 +87,22 @@ def _number(text: str) -> float:
     return float(text.replace(",", "."))
 
 
+_COMPARATOR_WORDS = (
+    (re.compile(r"\bat least\s*\d", re.I), ">="),
+    (re.compile(r"\b(?:more than|greater than|over|above|exceeds|exceeding)\s*\d", re.I), ">"),
+    (re.compile(r"\b(?:less than|lower than|below|under)\s*\d", re.I), "<"),
+    (re.compile(r"\bup to\s*\d", re.I), "<="),
+)
+
+
 def _comparator(text: str) -> str | None:
     found = _COMPARATOR.search(text)
-    return _COMPARATORS.get(found.group(1), found.group(1)) if found else None
+    if found:
+        return _COMPARATORS.get(found.group(1), found.group(1))
+    for pattern, comparator in _COMPARATOR_WORDS:
+        if pattern.search(text):
+            return comparator
+    return None
 
 
 def _values(finding: Finding, fixed: str | None, span: Any) -> list[CandidateValue]:

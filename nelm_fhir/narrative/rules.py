@@ -15,14 +15,20 @@ Pattern = list[dict[str, Any]]
 NUM: dict[str, Any] = {"LIKE_NUM": True}
 PCT: dict[str, Any] = {"ORTH": "%"}
 CMP: dict[str, Any] = {"ORTH": {"IN": ["<", ">", "≤", "≥", "<=", ">="]}, "OP": "?"}
+# words that state a comparator ("at least 70%", "exceeds 30%"); read by extract._comparator
+CMP_WORDS: dict[str, Any] = {"LOWER": {"IN": ["at", "least", "more", "less", "than", "over", "above", "below", "under",
+                                              "exceeds", "exceeding", "greater", "lower", "up", "to"]}, "OP": "*"}
 ABOUT: dict[str, Any] = {"LOWER": {"IN": ["approximately", "approx", "approx.", "about", "around", "estimated",
                                           "~", "ca", "ca.", "circa", "roughly", "of", "at", "is", "was", "=", ":",
                                           "be", "to", "by", "volume", "index", "only"]}, "OP": "*"}
 LESION_NOUN: dict[str, Any] = {"LOWER": {"IN": ["lesion", "lesions", "metastasis", "metastases", "deposit",
                                                 "deposits", "mets", "nodules", "foci", "masses"]}}
 FILLER_ADJ: dict[str, Any] = {"IS_ALPHA": True, "LOWER": {"NOT_IN": [
-    "of", "the", "these", "those", "which", "and", "or", "in", "with", "than", "new", "other", "more", "further",
+    "mm", "cm", "of", "the", "these", "those", "which", "and", "or", "in", "with", "than", "new", "other", "more", "further",
     "additional", "lymph", "pulmonary", "lung", "bone", "osseous", "peritoneal", "nodal"]}, "OP": "{0,3}"}
+PRIMARY_OPERATION: dict[str, Any] = {"LOWER": {"IN": [
+    "hemicolectomy", "pancreaticoduodenectomy", "whipple", "pancreatectomy", "ileocaecal", "ileocecal", "enucleation",
+    "gastrectomy", "colectomy", "ileectomy"]}}
 LIVER_ADJ: dict[str, Any] = {"LOWER": {"IN": ["liver", "hepatic", "intrahepatic"]}, "OP": "?"}
 
 
@@ -30,10 +36,10 @@ def _words(*words: str) -> Pattern:
     return [{"LOWER": w} for w in words]
 
 
-def _hyphenated(first: str, second: str) -> Pattern:
-    """``first-second``, ``first second`` or ``firstsecond``."""
-    return [{"LOWER": {"IN": [first, first + second, f"{first}-{second}"]}},
-            {"ORTH": "-", "OP": "?"}, {"LOWER": second, "OP": "?"}]
+def _hyphenated(first: str, second: str) -> list[Pattern]:
+    """``first-second``, ``first second`` or ``firstsecond`` (never ``first`` alone)."""
+    return [[{"LOWER": first}, {"ORTH": "-", "OP": "?"}, {"LOWER": second}],
+            [{"LOWER": {"IN": [first + second, f"{first}-{second}"]}}]]
 
 
 def target_rules() -> list[tuple[str, str, Pattern]]:
@@ -60,8 +66,8 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
          [CMP, NUM, {"LOWER": {"IN": ["mitoses", "mitosis", "mitotic"]}}, {"LOWER": "figures", "OP": "?"}, *mit_unit]),
         ("future liver remnant", "flr-percent",
          [{"LOWER": {"IN": ["flr", "remnant", "flrv", "sflr"]}}, {"LOWER": {"IN": ["/", "tlv", "ratio"]}, "OP": "*"},
-          {"LOWER": {"IN": ["estimated", "of", "at", "is", "was", ":", "approximately", "about", "="]}, "OP": "*"},
-          CMP, NUM, PCT]),
+          {"IS_ALPHA": True, "LOWER": {"NOT_IN": ["not", "no"]}, "OP": "{0,5}"}, CMP_WORDS, CMP, NUM, PCT]),
+        ("future liver remnant", "flr-percent", [CMP, NUM, PCT, {"LOWER": {"IN": ["flr", "sflr", "remnant"]}}]),
         ("liver involvement", "liver-involvement-percent",
          [{"LOWER": {"IN": ["involvement", "replacement", "burden", "replacing", "replaces", "occupying", "load"]}},
           {"IS_PUNCT": False, "LIKE_NUM": False, "OP": "{0,4}"}, CMP, NUM, PCT,
@@ -70,9 +76,14 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
         ("liver involvement", "liver-involvement-percent",
          [CMP, NUM, PCT, {"LOWER": {"IN": ["hepatic", "liver"]}},
           {"LOWER": {"IN": ["involvement", "replacement", "tumour", "tumor"]}}]),
+        ("liver involvement", "liver-involvement-percent",
+         [{"LOWER": {"IN": ["liver", "hepatic", "parenchymal"]}}, {"LOWER": {"IN": ["tumour", "tumor"]}, "OP": "?"},
+          {"LOWER": {"IN": ["involvement", "replacement", "burden"]}}, ABOUT, CMP, NUM, PCT]),
         ("debulking", "achievable-debulking-percent",
          [{"LOWER": {"IN": ["debulking", "cytoreduction", "cytoreductive"]}}, {"IS_PUNCT": False, "LIKE_NUM": False,
-                                                                            "OP": "{0,3}"}, CMP, NUM, PCT]),
+                                                                            "OP": "{0,5}"}, CMP, NUM, PCT]),
+        ("debulking", "achievable-debulking-percent",
+         [CMP, NUM, PCT, {"LOWER": {"IN": ["debulking", "cytoreduction"]}}]),
         ("Krenning", "krenning-score",
          [{"LOWER": "krenning"}, {"LOWER": {"IN": ["score", "grade", "scale", "uptake"]}, "OP": "?"},
           {"LOWER": {"IN": [":", "of", "="]}, "OP": "?"}, {"TEXT": {"IN": ["0", "1", "2", "3", "4"]}}]),
@@ -84,7 +95,7 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
                                          {"LOWER": "and"}, NUM, {"LOWER": {"IN": ["mm", "cm"]}}]),
         ("lesion count", "lesion-count", [NUM, FILLER_ADJ, LESION_NOUN]),
         ("lesion count", "lesion-count", [NUM, FILLER_ADJ, LIVER_ADJ, LESION_NOUN]),
-        ("solitary lesion", "lesion-count=1",
+        ("one lesion", "lesion-count=1",
          [{"LOWER": {"IN": ["solitary", "single", "isolated", "one"]}}, {"IS_ALPHA": True, "OP": "{0,2}"},
           {"LOWER": {"IN": ["lesion", "metastasis", "deposit", "met"]}}]),
         ("WHO grade", "who-grade", [{"LOWER": {"IN": ["who", "net", "nen", "tumour", "tumor"]}, "OP": "?"},
@@ -94,9 +105,9 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
     ]
     coded: list[tuple[str, str, list[Pattern]]] = [
         ("differentiation=well", "well differentiated", [
-            [*_hyphenated("well", "differentiated")], _words("well", "-", "differentiated")]),
+            *_hyphenated("well", "differentiated")]),
         ("differentiation=poor", "poorly differentiated", [
-            [*_hyphenated("poorly", "differentiated")],
+            *_hyphenated("poorly", "differentiated"),
             [{"LOWER": {"IN": ["large", "small"]}}, {"LOWER": "cell"}, {"LOWER": "neuroendocrine", "OP": "?"},
              {"LOWER": "carcinoma"}],
             _words("neuroendocrine", "carcinoma"), [{"TEXT": "NEC"}]]),
@@ -130,7 +141,7 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
             [{"LOWER": {"IN": ["an", "a"]}, "OP": "?"}, {"LOWER": "osseous"}, {"LOWER": "metastasis"}]]),
         ("extrahepatic-site=lung", "lung metastasis", [
             [{"LOWER": {"IN": ["lung", "pulmonary"]}},
-             {"LOWER": {"IN": ["metastasis", "metastases", "mets", "lesions", "deposits", "nodules"]}}]]),
+             {"LOWER": {"IN": ["metastasis", "metastases", "mets", "deposits"]}}]]),
         ("extrahepatic-site=peritoneum", "peritoneal disease", [
             [{"LOWER": "peritoneal"}, {"LOWER": {"IN": ["metastasis", "metastases", "disease", "deposits", "implants",
                                                      "carcinomatosis", "nodularity", "nodules", "spread"]}}],
@@ -138,24 +149,24 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
         ("extrahepatic-site=distant-nodes", "distant nodes", [
             [{"LOWER": "distant"}, {"LOWER": {"IN": ["nodal", "lymph"]}},
              {"LOWER": {"IN": ["disease", "metastases", "node", "nodes", "involvement"]}}],
-            [{"LOWER": {"IN": ["mediastinal", "supraclavicular", "cervical", "axillary", "hilar", "inguinal"]}},
-             {"LOWER": "lymph", "OP": "?"}, {"LOWER": {"IN": ["node", "nodes", "nodal", "adenopathy",
-                                                              "lymphadenopathy"]}},
-             {"LOWER": {"IN": ["metastases", "metastasis", "disease"]}, "OP": "?"}]]),
+            [{"LOWER": {"IN": ["mediastinal", "supraclavicular", "cervical", "axillary", "inguinal"]}},
+             {"LOWER": "lymph", "OP": "?"}, {"LOWER": {"IN": ["node", "nodes", "nodal"]}},
+             {"LOWER": {"IN": ["metastases", "metastasis", "disease", "involvement"]}}]]),
         ("sstr-uptake=true", "somatostatin receptor uptake", [
             [{"LOWER": {"IN": ["somatostatin", "sstr"]}}, {"LOWER": "receptor", "OP": "?"},
              {"LOWER": {"IN": ["expression", "uptake", "positive", "positivity", "avid", "avidity"]}}],
             [{"LOWER": {"IN": ["sstr", "dotatate", "dotatoc", "dotanoc", "tracer", "octreotide"]}}, {"ORTH": "-", "OP": "?"},
              {"LOWER": {"IN": ["avid", "positive"]}}],
             [{"LOWER": "sstr-positive"}], [{"LOWER": "sstr-avid"}], [{"LOWER": "tracer-avid"}],
-            [{"LOWER": "uptake"}, {"LOWER": {"IN": ["above", "exceeding", "greater", "higher", "similar", "equal"]}}]]),
+            [{"LOWER": "uptake"}, {"IS_ALPHA": True, "OP": "{0,4}"},
+             {"LOWER": {"IN": ["above", "exceeding", "greater", "higher", "similar", "equal"]}}]]),
         ("fdg-pet-positive=true", "FDG-avid", [
-            [*_hyphenated("fdg", "avid")], [*_hyphenated("fdg", "positive")], _words("fdg", "avidity"),
+            *_hyphenated("fdg", "avid"), *_hyphenated("fdg", "positive"), _words("fdg", "avidity"),
             [{"LOWER": "hypermetabolic"}, {"LOWER": {"IN": ["disease", "lesion", "lesions", "metastases", "foci",
                                                              "liver", "hepatic"]}}],
             [{"LOWER": "avid"}, {"LOWER": "on"}, {"LOWER": "fdg"}]]),
         ("fdg-pet-positive=false", "FDG-negative", [
-            [*_hyphenated("fdg", "negative")], [*_hyphenated("non", "fdg")], _words("non", "-", "avid"),
+            *_hyphenated("fdg", "negative"), *_hyphenated("non", "avid"),
             [{"LOWER": {"IN": ["non-avid", "nonavid"]}}]]),
         ("resectable-r0=true", "R0 resection feasible", [
             [{"LOWER": {"IN": ["r0", "complete", "curative"]}}, {"ORTH": "(", "OP": "?"}, {"LOWER": "r0", "OP": "?"},
@@ -178,7 +189,8 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
              {"LOWER": "surgery"}]]),
         ("syndrome-refractory-to-ssa=true", "refractory syndrome", [
             [{"LOWER": {"IN": ["refractory", "uncontrolled", "resistant"]}}, {"IS_ALPHA": True, "OP": "{0,2}"},
-             {"LOWER": {"IN": ["to", "despite", "on"]}}, {"LOWER": {"IN": ["maximal", "high-dose", "full-dose"]}, "OP": "?"},
+             {"LOWER": {"IN": ["to", "despite", "on"]}}, {"LOWER": {"IN": ["maximal", "maximum", "high", "full"]}, "OP": "?"},
+             {"ORTH": "-", "OP": "?"}, {"LOWER": "dose", "OP": "?"},
              {"LOWER": {"IN": ["lanreotide", "octreotide", "ssa", "ssas", "somatostatin"]}}],
             [{"LOWER": {"IN": ["ssa-refractory", "refractory"]}}, {"LOWER": {"IN": ["carcinoid", "hormonal"]}},
              {"LOWER": "syndrome"}]]),
@@ -200,8 +212,12 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
         ("lesion-subcapsular=true", "subcapsular", [[{"LOWER": {"IN": ["subcapsular", "sub-capsular"]}}]]),
         ("primary-status=resected", "primary resected", [
             [{"LOWER": {"IN": ["status", "s/p"]}}, {"LOWER": "post", "OP": "?"}, {"IS_ALPHA": True, "OP": "{0,2}"},
-             {"LOWER": {"IN": ["hemicolectomy", "pancreaticoduodenectomy", "whipple", "pancreatectomy",
-                               "ileocaecal", "ileocecal", "enucleation", "gastrectomy"]}}],
+             PRIMARY_OPERATION],
+            [{"LOWER": "s"}, {"ORTH": "/"}, {"LOWER": "p"}, {"IS_ALPHA": True, "OP": "{0,2}"}, PRIMARY_OPERATION],
+            [{"LOWER": {"IN": ["specimen", "procedure"]}}, {"ORTH": ":"}, {"IS_ALPHA": True, "OP": "{0,2}"},
+             PRIMARY_OPERATION],
+            [{"LOWER": "primary"}, {"ORTH": "("}, {"IS_ALPHA": True, "OP": "{1,3}"}, {"ORTH": ")"},
+             {"LOWER": {"IN": ["was", "is"]}, "OP": "?"}, {"LOWER": {"IN": ["resected", "excised", "removed"]}}],
             [{"LOWER": "primary"}, {"LOWER": {"IN": ["tumour", "tumor"]}, "OP": "?"}, {"LOWER": {"IN": ["was", "is"]}, "OP": "?"},
              {"LOWER": {"IN": ["resected", "excised", "removed"]}}],
             [{"LOWER": "resected"}, {"LOWER": "primary"}],
@@ -248,11 +264,16 @@ def context_rules() -> list[tuple[str, str, str, Pattern | None]]:
         ("is not identified", "NEGATED_EXISTENCE", "BACKWARD", None),
         ("are not identified", "NEGATED_EXISTENCE", "BACKWARD", None),
         ("not seen", "NEGATED_EXISTENCE", "BACKWARD", None),
+        ("is not seen", "NEGATED_EXISTENCE", "BACKWARD", None),
+        ("are not seen", "NEGATED_EXISTENCE", "BACKWARD", None),
+        ("was not seen", "NEGATED_EXISTENCE", "BACKWARD", None),
+        ("absent", "NEGATED_EXISTENCE", "FORWARD", None),
+        ("suggests", "POSSIBLE_EXISTENCE", "FORWARD", None),
+        ("raises the possibility of", "POSSIBLE_EXISTENCE", "FORWARD", None),
         ("is absent", "NEGATED_EXISTENCE", "BACKWARD", None),
         ("are absent", "NEGATED_EXISTENCE", "BACKWARD", None),
         ("is not achievable", "NEGATED_EXISTENCE", "BACKWARD", None),
         ("is not feasible", "NEGATED_EXISTENCE", "BACKWARD", None),
-        ("not", "NEGATED_EXISTENCE", "FORWARD", None),
         ("prior", "HISTORICAL", "FORWARD", None),
         ("previous", "HISTORICAL", "FORWARD", None),
         ("previously", "HISTORICAL", "FORWARD", None),
@@ -265,4 +286,10 @@ def context_rules() -> list[tuple[str, str, str, Pattern | None]]:
         ("in case", "HYPOTHETICAL", "FORWARD", None),
         ("unless", "HYPOTHETICAL", "FORWARD", None),
         ("would", "HYPOTHETICAL", "FORWARD", None),
+        *((word, CLAUSE_END, "TERMINATE", None) for word in _TERMINATORS),
     ]
+
+
+# Words that end a clause: every ConText modifier (medspaCy's defaults included) stops at them.
+CLAUSE_END = "CLAUSE_END"
+_TERMINATORS = ("given", "because", "due to", "however", "although", "whereas", ";", "which are", "which is")
