@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,16 +55,44 @@ def _silence_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+_CLAUSES = "nelm_semicolon_clauses"
+
+
+def _register_clause_splitter() -> None:
+    """A pipeline step that starts a new sentence after ``;``, so no ConText scope crosses a semicolon.
+
+    (medspaCy ends a backward scope at the first terminating word of the sentence, not the nearest one.)
+    """
+    from spacy.language import Language
+
+    if Language.has_factory(_CLAUSES):
+        return
+
+    def split(doc: Any) -> Any:
+        for token in doc[1:]:
+            if doc[token.i - 1].text == ";":
+                token.is_sent_start = True
+        return doc
+
+    Language.component(_CLAUSES, func=split)
+
+
 def _build() -> Any:
     _silence_libraries()
     try:
-        import medspacy
-        from medspacy.context import ConTextRule
-        from medspacy.ner import TargetRule
+        with warnings.catch_warnings():  # spaCy's CLI dependencies (click/typer) warn on import; not ours to fix
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import medspacy
+            from medspacy.context import ConTextRule
+            from medspacy.ner import TargetRule
     except ImportError as exc:
         raise TextReaderUnavailableError(
             "the text reader needs medspaCy: install the 'text' extra (pip install 'nelm-pathways[text]')") from exc
-    nlp = medspacy.load()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        nlp = medspacy.load()
+    _register_clause_splitter()
+    nlp.add_pipe(_CLAUSES, after="medspacy_pyrush")
     nlp.get_pipe("medspacy_target_matcher").add(
         [TargetRule(literal, category, pattern=pattern) for literal, category, pattern in target_rules()])
     context = nlp.get_pipe("medspacy_context")
@@ -72,6 +101,9 @@ def _build() -> Any:
                  for literal, category, direction, pattern in context_rules()])
     for rule in context.rules:
         rule.terminated_by.add(CLAUSE_END)
+        if rule.literal.strip() == ": no":
+            # medspaCy reads "Fever: no" (backward); reports write "Bones: no suspicious lesion" (forward).
+            rule.direction = "BIDIRECTIONAL"
     return nlp
 
 
@@ -103,6 +135,15 @@ def _comparator(text: str) -> str | None:
         if pattern.search(text):
             return comparator
     return None
+
+
+def _whole_sentence(span: Any) -> str:
+    """The sentence of a span including the clauses before it that end in ``;`` (see the clause splitter)."""
+    doc = span.doc
+    start = span.sent.start
+    while start > 0 and doc[start - 1].text == ";":
+        start = doc[start - 1].sent.start
+    return str(doc[start: span.sent.end].text)
 
 
 def _values(finding: Finding, fixed: str | None, span: Any) -> list[CandidateValue]:
@@ -139,7 +180,7 @@ def _values(finding: Finding, fixed: str | None, span: Any) -> list[CandidateVal
             return []
         return [Quantity(float(count), "1")]
     if finding is Finding.LESION_SIZE:
-        sentence: str = span.sent.text
+        sentence = _whole_sentence(span)
         if not _LIVER_WORDS.search(sentence) or _NOT_LIVER_WORDS.search(sentence):
             return []
         unit = _SIZE_UNIT.search(text)

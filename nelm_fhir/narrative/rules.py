@@ -12,6 +12,16 @@ from typing import Any
 
 Pattern = list[dict[str, Any]]
 
+# Words that must never sit inside a target: a negation inside the matched words would be invisible to
+# ConText (modifiers overlapping a target are dropped), so "R0 resection is not achievable" would read as
+# "R0 resection achievable". Every free-filler token below excludes them.
+NEGATION_WORDS = ["not", "no", "never", "cannot", "nor", "without", "neither", "n't", "unlikely", "absent"]
+
+
+def _filler(upto: int) -> dict[str, Any]:
+    """Up to ``upto`` words of any kind except negations."""
+    return {"IS_ALPHA": True, "LOWER": {"NOT_IN": NEGATION_WORDS}, "OP": f"{{0,{upto}}}"}
+
 NUM: dict[str, Any] = {"LIKE_NUM": True}
 PCT: dict[str, Any] = {"ORTH": "%"}
 CMP: dict[str, Any] = {"ORTH": {"IN": ["<", ">", "≤", "≥", "<=", ">="]}, "OP": "?"}
@@ -25,7 +35,8 @@ LESION_NOUN: dict[str, Any] = {"LOWER": {"IN": ["lesion", "lesions", "metastasis
                                                 "deposits", "mets", "nodules", "foci", "masses"]}}
 FILLER_ADJ: dict[str, Any] = {"IS_ALPHA": True, "LOWER": {"NOT_IN": [
     "mm", "cm", "of", "the", "these", "those", "which", "and", "or", "in", "with", "than", "new", "other", "more", "further",
-    "additional", "lymph", "pulmonary", "lung", "bone", "osseous", "peritoneal", "nodal"]}, "OP": "{0,3}"}
+    "additional", "lymph", "pulmonary", "lung", "bone", "osseous", "peritoneal", "nodal", *NEGATION_WORDS]},
+    "OP": "{0,3}"}
 PRIMARY_OPERATION: dict[str, Any] = {"LOWER": {"IN": [
     "hemicolectomy", "pancreaticoduodenectomy", "whipple", "pancreatectomy", "ileocaecal", "ileocecal", "enucleation",
     "gastrectomy", "colectomy", "ileectomy"]}}
@@ -66,11 +77,11 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
          [CMP, NUM, {"LOWER": {"IN": ["mitoses", "mitosis", "mitotic"]}}, {"LOWER": "figures", "OP": "?"}, *mit_unit]),
         ("future liver remnant", "flr-percent",
          [{"LOWER": {"IN": ["flr", "remnant", "flrv", "sflr"]}}, {"LOWER": {"IN": ["/", "tlv", "ratio"]}, "OP": "*"},
-          {"IS_ALPHA": True, "LOWER": {"NOT_IN": ["not", "no"]}, "OP": "{0,5}"}, CMP_WORDS, CMP, NUM, PCT]),
+          _filler(5), CMP_WORDS, CMP, NUM, PCT]),
         ("future liver remnant", "flr-percent", [CMP, NUM, PCT, {"LOWER": {"IN": ["flr", "sflr", "remnant"]}}]),
         ("liver involvement", "liver-involvement-percent",
          [{"LOWER": {"IN": ["involvement", "replacement", "burden", "replacing", "replaces", "occupying", "load"]}},
-          {"IS_PUNCT": False, "LIKE_NUM": False, "OP": "{0,4}"}, CMP, NUM, PCT,
+          {"IS_PUNCT": False, "LIKE_NUM": False, "LOWER": {"NOT_IN": NEGATION_WORDS}, "OP": "{0,4}"}, CMP, NUM, PCT,
           {"LOWER": "of", "OP": "?"}, {"LOWER": "the", "OP": "?"},
           {"LOWER": {"IN": ["liver", "hepatic", "parenchyma", "parenchymal"]}}]),
         ("liver involvement", "liver-involvement-percent",
@@ -81,7 +92,7 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
           {"LOWER": {"IN": ["involvement", "replacement", "burden"]}}, ABOUT, CMP, NUM, PCT]),
         ("debulking", "achievable-debulking-percent",
          [{"LOWER": {"IN": ["debulking", "cytoreduction", "cytoreductive"]}}, {"IS_PUNCT": False, "LIKE_NUM": False,
-                                                                            "OP": "{0,5}"}, CMP, NUM, PCT]),
+                                                                            "LOWER": {"NOT_IN": NEGATION_WORDS}, "OP": "{0,5}"}, CMP, NUM, PCT]),
         ("debulking", "achievable-debulking-percent",
          [CMP, NUM, PCT, {"LOWER": {"IN": ["debulking", "cytoreduction"]}}]),
         ("Krenning", "krenning-score",
@@ -96,7 +107,7 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
         ("lesion count", "lesion-count", [NUM, FILLER_ADJ, LESION_NOUN]),
         ("lesion count", "lesion-count", [NUM, FILLER_ADJ, LIVER_ADJ, LESION_NOUN]),
         ("one lesion", "lesion-count=1",
-         [{"LOWER": {"IN": ["solitary", "single", "isolated", "one"]}}, {"IS_ALPHA": True, "OP": "{0,2}"},
+         [{"LOWER": {"IN": ["solitary", "single", "isolated", "one"]}}, _filler(2),
           {"LOWER": {"IN": ["lesion", "metastasis", "deposit", "met"]}}]),
         ("WHO grade", "who-grade", [{"LOWER": {"IN": ["who", "net", "nen", "tumour", "tumor"]}, "OP": "?"},
                                     {"LOWER": "grade"}, {"ORTH": ":", "OP": "?"},
@@ -133,7 +144,7 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
              {"LOWER": "the"}, {"LOWER": {"IN": ["main", "right", "left"]}, "OP": "?"}, {"LOWER": "portal"},
              {"LOWER": "vein"}],
             [{"LOWER": {"IN": ["main", "right", "left"]}, "OP": "?"}, {"LOWER": "portal"}, {"LOWER": "vein"},
-             {"LOWER": {"IN": ["contains", "shows", "with"]}}, {"IS_ALPHA": True, "OP": "{0,2}"},
+             {"LOWER": {"IN": ["contains", "shows", "with"]}}, _filler(2),
              {"LOWER": {"IN": ["thrombus", "thrombosis"]}}]]),
         ("extrahepatic-site=bone", "bone metastasis", [
             [{"LOWER": {"IN": ["bone", "osseous", "skeletal", "bony", "vertebral"]}},
@@ -158,7 +169,7 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
             [{"LOWER": {"IN": ["sstr", "dotatate", "dotatoc", "dotanoc", "tracer", "octreotide"]}}, {"ORTH": "-", "OP": "?"},
              {"LOWER": {"IN": ["avid", "positive"]}}],
             [{"LOWER": "sstr-positive"}], [{"LOWER": "sstr-avid"}], [{"LOWER": "tracer-avid"}],
-            [{"LOWER": "uptake"}, {"IS_ALPHA": True, "OP": "{0,4}"},
+            [{"LOWER": "uptake"}, _filler(4),
              {"LOWER": {"IN": ["above", "exceeding", "greater", "higher", "similar", "equal"]}}]]),
         ("fdg-pet-positive=true", "FDG-avid", [
             *_hyphenated("fdg", "avid"), *_hyphenated("fdg", "positive"), _words("fdg", "avidity"),
@@ -170,7 +181,7 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
             [{"LOWER": {"IN": ["non-avid", "nonavid"]}}]]),
         ("resectable-r0=true", "R0 resection feasible", [
             [{"LOWER": {"IN": ["r0", "complete", "curative"]}}, {"ORTH": "(", "OP": "?"}, {"LOWER": "r0", "OP": "?"},
-             {"ORTH": ")", "OP": "?"}, {"LOWER": {"IN": ["resection", "resectability"]}}, {"IS_ALPHA": True, "OP": "{0,5}"},
+             {"ORTH": ")", "OP": "?"}, {"LOWER": {"IN": ["resection", "resectability"]}}, _filler(5),
              {"LOWER": {"IN": ["feasible", "achievable", "possible", "attainable"]}}],
             [{"LOWER": {"IN": ["feasible", "achievable"]}}, {"LOWER": "r0"}, {"LOWER": "resection"}],
             [{"LOWER": {"IN": ["resectable", "operable"]}}, {"LOWER": "with", "OP": "?"}, {"LOWER": "curative", "OP": "?"},
@@ -188,7 +199,7 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
             [{"LOWER": {"IN": ["unsuitable", "ineligible"]}}, {"LOWER": "for"}, {"LOWER": "major", "OP": "?"},
              {"LOWER": "surgery"}]]),
         ("syndrome-refractory-to-ssa=true", "refractory syndrome", [
-            [{"LOWER": {"IN": ["refractory", "uncontrolled", "resistant"]}}, {"IS_ALPHA": True, "OP": "{0,2}"},
+            [{"LOWER": {"IN": ["refractory", "uncontrolled", "resistant"]}}, _filler(2),
              {"LOWER": {"IN": ["to", "despite", "on"]}}, {"LOWER": {"IN": ["maximal", "maximum", "high", "full"]}, "OP": "?"},
              {"ORTH": "-", "OP": "?"}, {"LOWER": "dose", "OP": "?"},
              {"LOWER": {"IN": ["lanreotide", "octreotide", "ssa", "ssas", "somatostatin"]}}],
@@ -211,12 +222,12 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
             [{"LOWER": {"IN": ["perihilar", "hilar"]}}, {"LOWER": {"IN": ["lesion", "metastasis", "location"]}}]]),
         ("lesion-subcapsular=true", "subcapsular", [[{"LOWER": {"IN": ["subcapsular", "sub-capsular"]}}]]),
         ("primary-status=resected", "primary resected", [
-            [{"LOWER": {"IN": ["status", "s/p"]}}, {"LOWER": "post", "OP": "?"}, {"IS_ALPHA": True, "OP": "{0,2}"},
+            [{"LOWER": {"IN": ["status", "s/p"]}}, {"LOWER": "post", "OP": "?"}, _filler(2),
              PRIMARY_OPERATION],
-            [{"LOWER": "s"}, {"ORTH": "/"}, {"LOWER": "p"}, {"IS_ALPHA": True, "OP": "{0,2}"}, PRIMARY_OPERATION],
-            [{"LOWER": {"IN": ["specimen", "procedure"]}}, {"ORTH": ":"}, {"IS_ALPHA": True, "OP": "{0,2}"},
+            [{"LOWER": "s"}, {"ORTH": "/"}, {"LOWER": "p"}, _filler(2), PRIMARY_OPERATION],
+            [{"LOWER": {"IN": ["specimen", "procedure"]}}, {"ORTH": ":"}, _filler(2),
              PRIMARY_OPERATION],
-            [{"LOWER": "primary"}, {"ORTH": "("}, {"IS_ALPHA": True, "OP": "{1,3}"}, {"ORTH": ")"},
+            [{"LOWER": "primary"}, {"ORTH": "("}, {"IS_ALPHA": True, "LOWER": {"NOT_IN": NEGATION_WORDS}, "OP": "{1,3}"}, {"ORTH": ")"},
              {"LOWER": {"IN": ["was", "is"]}, "OP": "?"}, {"LOWER": {"IN": ["resected", "excised", "removed"]}}],
             [{"LOWER": "primary"}, {"LOWER": {"IN": ["tumour", "tumor"]}, "OP": "?"}, {"LOWER": {"IN": ["was", "is"]}, "OP": "?"},
              {"LOWER": {"IN": ["resected", "excised", "removed"]}}],
@@ -229,7 +240,7 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
             [{"LOWER": {"IN": ["unresected", "intact"]}}, {"LOWER": "primary"}]]),
         ("primary-status=unknown-primary", "unknown primary", [
             [{"LOWER": {"IN": ["unknown", "occult"]}}, {"LOWER": "primary"}], [{"TEXT": "CUP"}],
-            [{"LOWER": "primary"}, {"IS_ALPHA": True, "OP": "{0,2}"}, {"LOWER": "not"},
+            [{"LOWER": "primary"}, _filler(2), {"LOWER": "not"},
              {"LOWER": {"IN": ["identified", "found", "located"]}}],
             [{"LOWER": {"IN": ["did", "could", "does"]}}, {"LOWER": "not"}, {"LOWER": {"IN": ["locate", "identify", "find"]}},
              {"LOWER": "the"}, {"LOWER": "primary"}]]),

@@ -159,18 +159,25 @@ def report_kind(resource: Mapping[str, Any]) -> ReportKind | None:
     else:
         return None
     words = " ".join(_words(f) for f in fields) + " " + extra
-    # Words first for the two kinds codes cannot tell apart: PET under RAD, tumour boards under notes.
-    for pattern, kind in _WORDS[:2]:
-        if pattern.search(words):
-            return kind
+    coded: ReportKind | None = None
+    sectioned = False  # a v2-0074 service section is given: it decides (e.g. CH = chemistry is not read)
     for field in fields:
         for coding in _codings(field):
             code = str(coding.get("code") or "")
             system = coding.get("system")
-            if system == V2_0074 and code.upper() in _V2_SECTIONS:
-                return _V2_SECTIONS[code.upper()]
-            if system == LOINC and code in _LOINC_KINDS:
-                return _LOINC_KINDS[code]
+            sectioned = sectioned or system == V2_0074
+            if coded is None and system == V2_0074 and code.upper() in _V2_SECTIONS:
+                coded = _V2_SECTIONS[code.upper()]
+            elif coded is None and system == LOINC and code in _LOINC_KINDS:
+                coded = _LOINC_KINDS[code]
+    if coded is None and sectioned:
+        return None
+    # Words refine what codes cannot tell apart: a PET under RAD, a tumour-board note under a generic type.
+    for pattern, kind in _WORDS[:2]:
+        if pattern.search(words) and coded in (None, ReportKind.RADIOLOGY):
+            return kind
+    if coded is not None:
+        return coded
     for pattern, kind in _WORDS[2:]:
         if pattern.search(words):
             return kind
@@ -192,7 +199,8 @@ def _date(value: Any) -> dt.date | None:
 
 def resource_date(resource: Mapping[str, Any]) -> dt.date | None:
     """Clinically relevant date: effective (or period start), else issued/date."""
-    period = resource.get("effectivePeriod") or (resource.get("context") or {}).get("period") or {}
+    context = resource.get("context")
+    period = resource.get("effectivePeriod") or (context.get("period") if isinstance(context, Mapping) else None) or {}
     for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, Mapping) else None,
                   resource.get("issued"), resource.get("date")):
         found = _date(value)
@@ -236,17 +244,18 @@ def _attachment_text(att: Mapping[str, Any], limits: Limits) -> tuple[str | None
     return (html_to_text(decoded) if ctype in _HTML_TYPES else decoded), None
 
 
-def _pieces(resource: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
-    """(section, conclusion string or attachment) of a resource."""
+def _pieces(resource: Mapping[str, Any]) -> Iterable[tuple[str, str | None, Any]]:
+    """(section, conclusion text, attachment) of a resource; one of the last two is None."""
     if resource.get("resourceType") == "DiagnosticReport":
         if isinstance(resource.get("conclusion"), str):
-            yield "conclusion", resource["conclusion"]
-        for i, att in enumerate(resource.get("presentedForm") or []):
-            yield f"presentedForm[{i}]", att
+            yield "conclusion", resource["conclusion"], None
+        forms = resource.get("presentedForm")
+        for i, att in enumerate(forms if isinstance(forms, list) else []):
+            yield f"presentedForm[{i}]", None, att
     else:
-        for i, content in enumerate(resource.get("content") or []):
-            if isinstance(content, Mapping):
-                yield f"content[{i}]", content.get("attachment")
+        contents = resource.get("content")
+        for i, content in enumerate(contents if isinstance(contents, list) else []):
+            yield f"content[{i}]", None, content.get("attachment") if isinstance(content, Mapping) else None
 
 
 def read_texts(resources: Iterable[Mapping[str, Any]], *, as_of: dt.date, limits: Limits | None = None) -> TextReading:
@@ -281,10 +290,10 @@ def read_texts(resources: Iterable[Mapping[str, Any]], *, as_of: dt.date, limits
         ref = _reference(resource)
         title = _words(resource.get("code") if resource.get("resourceType") == "DiagnosticReport"
                        else resource.get("type")) or kind.value
-        for section, piece in _pieces(resource):
+        for section, conclusion, piece in _pieces(resource):
             text: str | None
-            if isinstance(piece, str):
-                text, problem = piece, None
+            if conclusion is not None:
+                text, problem = conclusion, None
             elif isinstance(piece, Mapping) and piece.get("data") is not None:
                 text, problem = _attachment_text(piece, limits)
             elif isinstance(piece, Mapping) and isinstance(piece.get("url"), str):
@@ -292,7 +301,8 @@ def read_texts(resources: Iterable[Mapping[str, Any]], *, as_of: dt.date, limits
                                      content_type=str(piece.get("contentType") or "")))
                 continue
             else:
-                text, problem = None, "attachment has neither data nor url"
+                text, problem = None, ("attachment has neither data nor url" if isinstance(piece, Mapping)
+                                       else "attachment is not a JSON object")
             if problem is not None or text is None:
                 problems.append(ReadProblem(document=ref, section=section, message=problem or "no text"))
                 continue
