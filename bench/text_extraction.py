@@ -196,3 +196,34 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def add_to_report(report: Any, raw: dict[str, Any]) -> None:
+    """The ``text`` part of ``make bench`` (bench.run): figures per corpus part and time per report."""
+    from bench.report import Table, Target
+
+    try:
+        built = build_seconds()
+    except Exception as exc:  # the optional extra may be absent: say so, measure the rest
+        report.targets.append(Target("text reader: held-out precision", 0.95, "", None, at_most=False,
+                                     why_missing=f"{type(exc).__name__}: {exc}"))
+        return
+    table = Table("Text reader (issue 15): hand-annotated corpus, medspaCy target rules + ConText",
+                  ["part", "reports", "precision", "recall", "unsafe proposals", "assertions right",
+                   "ms per report (median)", "ms per report (max)"])
+    raw["text"] = {"pipeline_build_seconds": built}
+    for part in ("dev", "heldout"):
+        scores = score(part)
+        o = scores.overall
+        times = [t * 1000 for t in scores.seconds_per_report]
+        table.add(part, scores.reports, _fmt(o.precision), _fmt(o.recall), o.unsafe,
+                  f"{scores.non_affirmed_right}/{scores.non_affirmed}", f"{statistics.median(times):.1f}",
+                  f"{max(times):.1f}")
+        raw["text"][part] = {"precision": o.precision, "recall": o.recall, "unsafe": o.unsafe,
+                             "median_ms": statistics.median(times), "max_ms": max(times)}
+        if part == "heldout":
+            report.targets.append(Target("text reader: held-out precision", 0.95, "", o.precision, at_most=False))
+            report.targets.append(Target("text reader: held-out recall", 0.85, "", o.recall, at_most=False))
+    table.notes.append(f"pipeline built once per process in {built:.1f} s (not in the per-report times); "
+                       "per-finding figures: python -m bench.text_extraction")
+    report.tables.append(table)
