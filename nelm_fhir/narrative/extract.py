@@ -137,13 +137,18 @@ def _comparator(text: str) -> str | None:
     return None
 
 
+def _sentence(span: Any) -> str:
+    """The sentence(s) a span lies in (PyRuSH sometimes splits "Ki-67 12 %" before the "%")."""
+    return str(span.doc[span[0].sent.start: span[-1].sent.end].text)
+
+
 def _whole_sentence(span: Any) -> str:
     """The sentence of a span including the clauses before it that end in ``;`` (see the clause splitter)."""
     doc = span.doc
-    start = span.sent.start
+    start = span[0].sent.start
     while start > 0 and doc[start - 1].text == ";":
         start = doc[start - 1].sent.start
-    return str(doc[start: span.sent.end].text)
+    return str(doc[start: span[-1].sent.end].text)
 
 
 def _values(finding: Finding, fixed: str | None, span: Any) -> list[CandidateValue]:
@@ -223,7 +228,7 @@ def extract_text(report: ReportText) -> tuple[Candidate, ...]:
             if key in seen:
                 continue
             seen.add(key)
-            found.append(Candidate(finding=finding, value=value, assertion=assertion, sentence=span.sent.text,
+            found.append(Candidate(finding=finding, value=value, assertion=assertion, sentence=_sentence(span),
                                    start=span.start_char, end=span.end_char, document=report.document,
                                    date=report.date, section=report.section))
     return tuple(found)

@@ -221,7 +221,7 @@ def _attachment_text(att: Mapping[str, Any], limits: Limits) -> tuple[str | None
     size = att.get("size")
     if isinstance(size, int) and size > limits.max_attachment_bytes:
         return None, f"attachment too large ({size} bytes; limit {limits.max_attachment_bytes})"
-    raw = str(att.get("data") or "")
+    raw = "".join(str(att.get("data") or "").split())  # some servers wrap base64 lines
     if len(raw) * 3 // 4 > limits.max_attachment_bytes + 3:
         return None, f"attachment too large (over {limits.max_attachment_bytes} bytes)"
     try:
@@ -268,7 +268,7 @@ def read_texts(resources: Iterable[Mapping[str, Any]], *, as_of: dt.date, limits
     earliest = as_of - dt.timedelta(days=limits.window_days)
     chosen: list[tuple[Mapping[str, Any], ReportKind, dt.date | None]] = []
     for resource in resources:
-        if not isinstance(resource, Mapping) or resource.get("status") in _SKIPPED_STATUS:
+        if not isinstance(resource, Mapping) or str(resource.get("status")) in _SKIPPED_STATUS:
             continue
         kind = report_kind(resource)
         if kind is None:

@@ -13,6 +13,7 @@ _BLOCK_TAGS = frozenset({
     "section", "article", "header", "footer", "pre", "blockquote", "dt", "dd",
 })
 _HIDDEN_TAGS = frozenset({"script", "style", "head", "title", "template", "noscript"})
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 _SPACES = re.compile(r"[ \t\f\v]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
@@ -51,15 +52,16 @@ def html_to_text(markup: str) -> str:
 def neutralise(text: str) -> str:
     """Normalise line ends and whitespace, and drop control and bidirectional-override characters.
 
-    Keeps newlines and tabs (as spaces); every other character of Unicode category Cc/Cf (C0/C1
-    controls, zero-width and bidi controls) becomes a space, so no hidden character reaches a card.
+    Keeps newlines; tabs, no-break and other special spaces, C0/C1 controls, zero-width and bidi
+    controls, line/paragraph separators, surrogates, private-use and unassigned code points all
+    become plain spaces, so no hidden character reaches a card.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     out = []
     for ch in text:
         if ch == "\n":
             out.append(ch)
-        elif unicodedata.category(ch) in ("Cc", "Cf") or ch in "\u2028\u2029":
+        elif unicodedata.category(ch) in _HIDDEN_CATEGORIES:
             out.append(" ")
         else:
             out.append(ch)
