@@ -36,7 +36,7 @@ _WORD_NUMBERS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
 _COMPARATORS = {"≤": "<=", "≥": ">="}
-_CURRENT_WHEN_HISTORICAL = frozenset({Finding.PRIMARY_STATUS})  # "resected in 2022" is today's state
+_CURRENT_WHEN_HISTORICAL = frozenset({"primary-status=resected"})  # "resected in 2022" is today's state
 _GRADES = {"1": "G1", "2": "G2", "3": "G3", "i": "G1", "ii": "G2", "iii": "G3"}
 
 
@@ -198,7 +198,7 @@ def _values(finding: Finding, fixed: str | None, span: Any) -> list[CandidateVal
     return []
 
 
-def _assertion(span: Any, finding: Finding) -> Assertion:
+def _assertion(span: Any) -> Assertion:
     if span._.is_family:
         return Assertion.FAMILY
     if span._.is_hypothetical:
@@ -207,7 +207,7 @@ def _assertion(span: Any, finding: Finding) -> Assertion:
         return Assertion.NEGATED
     if span._.is_uncertain:
         return Assertion.UNCERTAIN
-    if span._.is_historical and finding not in _CURRENT_WHEN_HISTORICAL:
+    if span._.is_historical and span.label_ not in _CURRENT_WHEN_HISTORICAL:
         return Assertion.HISTORICAL
     return Assertion.AFFIRMED
 
@@ -222,7 +222,7 @@ def extract_text(report: ReportText) -> tuple[Candidate, ...]:
     for span in doc.ents:
         name, _, fixed = span.label_.partition("=")
         finding = Finding(name)
-        assertion = _assertion(span, finding)
+        assertion = _assertion(span)
         for value in _values(finding, fixed or None, span):
             key = (finding, value, span.start_char)
             if key in seen:

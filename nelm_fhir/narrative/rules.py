@@ -232,7 +232,9 @@ def target_rules() -> list[tuple[str, str, Pattern]]:
             [{"LOWER": "primary"}, {"LOWER": {"IN": ["tumour", "tumor"]}, "OP": "?"}, {"LOWER": {"IN": ["was", "is"]}, "OP": "?"},
              {"LOWER": {"IN": ["resected", "excised", "removed"]}}],
             [{"LOWER": "resected"}, {"LOWER": "primary"}],
-            [{"LOWER": {"IN": ["resection", "excision"]}}, {"LOWER": "of"}, {"LOWER": "the"}, {"LOWER": "primary"}]]),
+            # "after resection of the primary" — not "resection of the primary" alone, which is often a plan
+            [{"LOWER": {"IN": ["after", "following", "since"]}}, {"LOWER": {"IN": ["resection", "excision"]}},
+             {"LOWER": "of"}, {"LOWER": "the"}, {"LOWER": "primary"}]]),
         ("primary-status=in-situ", "primary in situ", [
             [{"LOWER": "primary"}, {"LOWER": {"IN": ["tumour", "tumor"]}, "OP": "?"},
              {"LOWER": {"IN": ["still", "is", "remains", "left"]}, "OP": "*"}, {"LOWER": "in"},

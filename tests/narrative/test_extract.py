@@ -211,3 +211,12 @@ def test_core_never_imports_the_text_reader() -> None:
             "print(sorted(m for m in sys.modules if m.startswith(('medspacy', 'spacy', 'nelm_fhir.narrative'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Plan: simultaneous resection of the primary and the liver metastases.", set()),
+    ("Metastases found two years after resection of the primary.", {("primary-status", "resected")}),
+    ("The primary tumour was resected in 2022.", {("primary-status", "resected")}),
+])
+def test_primary_resection_planned_or_done(text: str, expected: set[tuple[str, object]]) -> None:
+    assert {p for p in proposals(text) if p[0] == "primary-status"} == expected
