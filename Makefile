@@ -17,7 +17,7 @@ CONSTRAINTS ?= requirements/constraints.txt
 $(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c $(CONSTRAINTS) pip
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[dev]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[dev,text]'
 	touch $@
 
 # The real FHIR server used by the integration tests lives in its own venv, pinned by its own constraints

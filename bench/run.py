@@ -4,7 +4,8 @@ Parts (``--parts`` picks some): ``inprocess`` (ingest + evaluate by stage, 50/20
 ``service`` (one hook call inside the product app, cost by layer under cProfile), ``http``
 (gunicorn 2 and 4 workers, patient-view and order-sign, wrk -t2 -c8, against the baseline
 app under the same settings; start-up time and RSS per worker), ``fallback`` (no prefetch, real
-SEKMET FHIR server). Prints the tables and the targets; ``--markdown`` writes them for
+SEKMET FHIR server), ``text`` (the text reader of issue 15: precision/recall on the annotated
+corpus and time per report). Prints the tables and the targets; ``--markdown`` writes them for
 docs/performance.md, ``--json`` the raw figures. Bounded: about 4 minutes with the defaults.
 """
 
@@ -28,7 +29,7 @@ from bench.report import Report, Table, Target
 
 __all__ = ["main", "parse_args"]
 
-PARTS = ("inprocess", "service", "http", "fallback")
+PARTS = ("inprocess", "service", "http", "fallback", "text")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -168,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
                 run_http(args, report, raw, workdir)
             if "fallback" in args.parts:
                 run_fallback(args, report, raw, workdir)
+        if "text" in args.parts:
+            from bench.text_extraction import add_to_report
+
+            add_to_report(report, raw)
     report.header.append(f"wall-clock of this run: {time.monotonic() - started:.0f} s")
     print(report.to_text())
     if args.markdown:

@@ -9,7 +9,7 @@ from bench.run import parse_args
 
 def test_defaults_run_every_part_with_the_issue_settings() -> None:
     args = parse_args([])
-    assert args.parts == ["inprocess", "service", "http", "fallback"]
+    assert args.parts == ["inprocess", "service", "http", "fallback", "text"]
     assert args.workers == [2, 4]
     assert (args.connections, args.prefetch_resources) == (8, 200)
 

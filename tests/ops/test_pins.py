@@ -34,7 +34,8 @@ def _pins(path: Path) -> dict[str, str]:
 
 def _project_requirements() -> list[Requirement]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return [Requirement(r) for r in [*project["dependencies"], *project["optional-dependencies"]["dev"]]]
+    extras = project["optional-dependencies"]
+    return [Requirement(r) for r in [*project["dependencies"], *extras["dev"], *extras["text"]]]
 
 
 def _applies(req: Requirement, extras: set[str]) -> bool:
