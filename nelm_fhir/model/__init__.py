@@ -29,6 +29,7 @@ from nelm_fhir.model.facts import (
     ProcedureRecord,
     SpecimenSite,
     SyndromeKind,
+    UnreadableResult,
 )
 from nelm_fhir.model.profile import GradeAssessment, NelmProfile, PrimaryTumour, SyndromeFinding
 
@@ -61,4 +62,5 @@ __all__ = [
     "SpecimenSite",
     "SyndromeFinding",
     "SyndromeKind",
+    "UnreadableResult",
 ]

@@ -39,6 +39,7 @@ __all__ = [
     "ProcedureRecord",
     "SpecimenSite",
     "SyndromeKind",
+    "UnreadableResult",
 ]
 
 
@@ -205,6 +206,7 @@ class Ki67Result:
     specimen: SpecimenSite
     source: str
     date: dt.date | None = None
+    comparator: str | None = None  # "<", "<=", ">=", ">" when reported as a bound (B27); value is then the bound
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,6 +219,8 @@ class LabResult:
     source: str
     date: dt.date | None = None
     loinc: str | None = None
+    comparator: str | None = None  # "<", "<=", ">=", ">" when reported as a bound (B27); value is then the bound
+    derivation: str | None = None  # how a derived value was computed, e.g. "computed from creatinine ..." (B33)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -295,3 +299,17 @@ class IngestProblem:
     path: str  # e.g. "Observation/o1.valueQuantity.unit"
     message: str
     severity: str = "error"  # "error" (fact dropped) or "warning" (fact kept, with a caveat)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnreadableResult:
+    """A relevant result whose value, unit or date could not be read (B28): never silently absent.
+
+    ``kind`` names what it would have been: a ``LabKind`` value ("bilirubin"), "ki67",
+    "mitotic-count", "ecog", "karnofsky", "tumour-size" or a local finding code ("flr-percent").
+    """
+
+    kind: str
+    source: str
+    reason: str
+    date: dt.date | None = None  # None: no readable date either

@@ -32,6 +32,7 @@ from nelm_fhir.model.facts import (
     ProcedureKind,
     ProcedureRecord,
     SyndromeKind,
+    UnreadableResult,
 )
 
 __all__ = ["GradeAssessment", "NelmProfile", "PrimaryTumour", "SyndromeFinding"]
@@ -133,6 +134,7 @@ class NelmProfile:
 
     # Relevant resources that could not be used
     problems: tuple[IngestProblem, ...] = field(default=())
+    unreadable: tuple[UnreadableResult, ...] = ()  # relevant results whose value/unit/date could not be read (B28)
 
     def latest_lab(self, kind: LabKind) -> LabResult | None:
         """Return the newest result of ``kind``, or None when the record holds none."""
