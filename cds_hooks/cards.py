@@ -69,6 +69,8 @@ _SHORT: dict[str, str] = {
     "frillingType": "Frilling type", "liverInvolvementPercent": "liver involvement", "lesionSize": "lesion sizes",
     "monthsStable": "disease status", "achievableDebulkingPercent": "debulking estimate",
     "krenningScore": "SSTR PET", "fdgPetPositive": "FDG-PET", "renalFunction": "eGFR", "inr": "INR",
+    "ki67AfterProgression": "Ki-67 after progression", "primaryTumour": "primary tumour",
+    "recordToConfirm": "record to confirm", "bilioEntericAnastomosis": "bilio-enteric anastomosis",
 }
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from nelm_fhir.ingest.assemble import assemble
 from nelm_fhir.ingest.bundle import check_patient, index_items, unpack
 from nelm_fhir.ingest.collected import Collected
+from nelm_fhir.ingest.clinical import text_only
 from nelm_fhir.ingest.common import Ctx, Item, to_date
 from nelm_fhir.ingest.condition import read_condition, relevant_condition
 from nelm_fhir.ingest.errors import NotABundleError, PatientMismatchError
@@ -42,6 +43,7 @@ __all__ = ["LAB_RESULTS_KEPT", "NotABundleError", "PatientMismatchError", "inges
 Reader = Callable[[Item, MappingEntry, Ctx, Collected], None]
 
 _UNKNOWN_PATIENT = "Patient/unknown"
+_TEXT_ONLY_TYPES = frozenset({"Condition", "Procedure"})
 
 # Results of each lab kind read, newest first; the pathway uses the newest (and the profile shows a short trend).
 LAB_RESULTS_KEPT = 3
@@ -74,6 +76,8 @@ def ingest(
         else:
             found = _relevant(item, rtype, ctx)
         if found is None:
+            if rtype in _TEXT_ONLY_TYPES:
+                text_only(item, ctx, out)  # B28: a decisive finding written only as text
             continue
         if raw.get("modifierExtension"):
             ctx.problem(f"{item.ref}.modifierExtension", "carries a modifier extension the product does not understand")

@@ -7,6 +7,7 @@ from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 
+from nelm_fhir.ingest.clinical import morphology_extras, pregnancy_status, read_extra_finding
 from nelm_fhir.ingest.collected import Collected, LesionFlag
 from nelm_fhir.ingest.common import (
     Ctx,
@@ -51,6 +52,7 @@ USED_OBS = frozenset(
         "tumour-longest-dimension",
         "disease-status",
         "morphology",
+        "pregnancy-status",
     }
 )
 PRIMARY_SITES = frozenset({"small-intestine", "pancreas", "stomach", "appendix", "colon", "rectum", "lung", "thymus"})
@@ -129,6 +131,9 @@ def read_observation(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) 
             return
         found, sent = matched
         out.morphology.append((Fact(value=sent, source=ref, date=date), found.attributes.get("differentiation")))
+        morphology_extras(found.attributes, ref, date, out)
+    elif entry.name == "pregnancy-status":
+        pregnancy_status(obs, ref, date, ctx, out)
 
 
 def _lab(obs: Any, item: Item, entry: MappingEntry, date: dt.date | None, ctx: Ctx, out: Collected) -> None:
@@ -351,6 +356,8 @@ def _finding(obs: Observation, item: Item, code: str, date: dt.date | None, ctx:
             which = "near_hilum" if code == "lesion-near-hilum" else "subcapsular"
             out.lesion_flags.append(LesionFlag(which=which, value=flag, source=ref, focus=focus, date=date))
         return
+    elif code in {"who-grade", "resection-extent"}:
+        fact_value = read_extra_finding(obs, item.ref, code, ctx)
     else:
         return
     if fact_value is not None:

@@ -33,6 +33,7 @@ __all__ = [
     "LabKind",
     "LabResult",
     "LiverLesion",
+    "PregnancyRecord",
     "PrimarySite",
     "PrimaryStatus",
     "ProcedureKind",
@@ -128,6 +129,8 @@ class SyndromeKind(StrEnum):
     GASTRINOMA = "gastrinoma"
     VIPOMA = "vipoma"
     GLUCAGONOMA = "glucagonoma"
+    SOMATOSTATINOMA = "somatostatinoma"
+    ECTOPIC_ACTH = "ectopic-acth"  # ectopic ACTH / Cushing syndrome
     OTHER = "other"
 
 
@@ -313,3 +316,29 @@ class UnreadableResult:
     source: str
     reason: str
     date: dt.date | None = None  # None: no readable date either
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PregnancyRecord:
+    """A pregnancy on record (PATHWAY.md B32): a Condition, or a pregnancy-status Observation."""
+
+    source: str
+    code: str  # "system|code" as sent
+    kind: str  # "condition" or "observation"
+    pregnant: bool  # False only for an observation answering "not pregnant"
+    state: ConditionState = ConditionState.ACTIVE
+    date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnconfirmedRecord:
+    """A relevant-looking record that cannot be read as a fact (B28 text only, B31 weak status codes).
+
+    ``topic`` names what it could mean: ``bilio-enteric``, ``portal-vein-thrombosis``,
+    ``hepatic-failure``, ``pregnancy`` or ``extrahepatic``.
+    """
+
+    topic: str
+    text: str  # what the record says, shown as "confirm: <text>"
+    source: str
+    date: dt.date | None = None

@@ -15,7 +15,7 @@ from nelm_fhir.pathways.gaps import INPUTS, build_gaps
 from nelm_fhir.pathways.gates import Context, build_context
 from nelm_fhir.pathways.result import DataGap, Evaluation, Modality, Status
 from nelm_fhir.pathways.summary import profile_summary
-from nelm_fhir.pathways.verdict import Rated
+from nelm_fhir.pathways.verdict import CONFIRM_PREFIX, PREGNANCY_WARNING, REBIOPSY_NOTE, Rated
 
 __all__ = ["TUMOUR_BOARD_NOTE", "evaluate"]
 
@@ -31,6 +31,7 @@ _ROUTE = (
 )
 _STAGED = (Modality.PORTAL_VEIN_EMBOLIZATION, Modality.TWO_STAGE_HEPATECTOMY, Modality.ALPPS)
 _POSITIVE = (Status.RECOMMENDED, Status.CONSIDER)
+_REBIOPSY = (Modality.LIVER_TRANSPLANTATION, Modality.ALPPS, Modality.PRRT)  # B36(c)
 
 
 def _route(rated: dict[Modality, Rated]) -> Status | None:
@@ -78,8 +79,24 @@ def _gaps(ctx: Context, rated: dict[Modality, Rated]) -> tuple[DataGap, ...]:
     for modality in Modality:
         for element in rated[modality].blocking:
             blocked.setdefault(element, []).append(modality)
+    extra: list[DataGap] = _confirm_gaps(ctx, blocked)
+    before = ctx.ki67_before_progression
+    rebiopsy = [m for m in _REBIOPSY if rated[m].result.status is not Status.CONTRAINDICATED]
+    if before is not None and not ctx.nec and rebiopsy:
+        spec = INPUTS["ki67AfterProgression"]
+        seen = before.last_seen.isoformat() if before.last_seen else "undated"
+        extra.append(
+            DataGap(
+                element=spec.element,
+                why=f"the grading specimen of {seen} predates {before.window}: {REBIOPSY_NOTE} before "
+                f"{', '.join(m.value for m in rebiopsy)} (B36)",
+                codes=spec.codes,
+                order_label=spec.order_label,
+                last_seen=before.last_seen,
+                last_source=before.last_source,
+            )
+        )
     stale = {k: v for k, v in ctx.stale.items() if k in blocked}
-    extra: list[DataGap] = []
     staged_open = [m for m in _STAGED if rated[m].result.status in _POSITIVE]
     if staged.ki67_primary_only(ctx) and staged_open:
         spec = INPUTS["ki67LiverSpecimen"]
@@ -109,6 +126,32 @@ def _gaps(ctx: Context, rated: dict[Modality, Rated]) -> tuple[DataGap, ...]:
     return gaps
 
 
+def _confirm_gaps(ctx: Context, blocked: dict[str, list[Modality]]) -> list[DataGap]:
+    """B28/B31: one gap per record to confirm, naming what it says and what it blocks (removed from ``blocked``)."""
+    gaps: list[DataGap] = []
+    records = {r.source: r for r in ctx.unconfirmed}
+    for element in sorted(e for e in blocked if e.startswith(CONFIRM_PREFIX)):
+        modalities = blocked.pop(element)
+        record = records[element.removeprefix(CONFIRM_PREFIX)]
+        coded = record.topic == "bilio-enteric-status"
+        why = (
+            f"confirm whether a bilio-enteric anastomosis exists: {record.text} ({record.source}) (B31)"
+            if coded
+            else f"confirm: {record.text} ({record.source}, recorded only as text) (B28)"
+        )
+        gaps.append(
+            DataGap(
+                element="bilioEntericAnastomosis" if coded else "recordToConfirm",
+                why=why,
+                codes=(),
+                blocks=tuple(m for m in Modality if m in set(modalities)),
+                last_source=record.source,
+                last_seen=record.date,
+            )
+        )
+    return gaps
+
+
 def _notes(ctx: Context, rated: dict[Modality, Rated]) -> tuple[str, ...]:
     notes = [TUMOUR_BOARD_NOTE]
     if ctx.grade is not None:
@@ -122,6 +165,10 @@ def _notes(ctx: Context, rated: dict[Modality, Rated]) -> tuple[str, ...]:
     resected = (Modality.CURATIVE_RESECTION, Modality.SIMULTANEOUS_RESECTION, Modality.REPEAT_RESECTION)
     if any(rated[m].result.status in _POSITIVE for m in resected):
         notes.append("After resection: intensified imaging follow-up (recurrence 65–90 %) [2,71,72]")
+    if ctx.ki67_before_progression is not None and not ctx.nec:
+        notes.append(f"Grading specimen predates {ctx.ki67_before_progression.window}: {REBIOPSY_NOTE} (B36)")
+    if ctx.pregnant:
+        notes.append(f"Active pregnancy recorded: {PREGNANCY_WARNING} (B32; drug exclusions beyond the source review)")
     if ctx.unknown_primary:
         notes.append("Unknown primary: consider continuing the search for the primary (SSTR-PET) (B22)")
     return tuple(dict.fromkeys(notes))

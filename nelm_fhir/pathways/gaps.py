@@ -16,6 +16,7 @@ from nelm_fhir.pathways.result import FINDING_SYSTEM, DataGap, Modality
 __all__ = ["INPUTS", "InputSpec", "Staleness", "build_gaps"]
 
 LOINC = "http://loinc.org"
+PROGRESSION_RULE = "B36 (progression)"  # Staleness.rule of a grade measured before the latest progression
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +78,18 @@ INPUTS: Mapping[str, InputSpec] = {
             order="Record the primary tumour condition",
         ),
         _spec(
+            "primaryTumour",
+            "primary tumour and whether it was resected",
+            _finding("primary-status"),
+            order="Record the primary tumour condition and its resection",
+        ),
+        _spec(
+            "ki67AfterProgression",
+            "Ki-67 on a specimen taken after the latest progression",
+            f"{LOINC}|29593-1",
+            order="Re-biopsy after progression: Ki-67 index",
+        ),
+        _spec(
             "primaryStatus",
             "state of the primary (in situ, resected, unknown)",
             _finding("primary-status"),
@@ -85,7 +98,7 @@ INPUTS: Mapping[str, InputSpec] = {
         _spec("ageYears", "age (Patient.birthDate)", "http://hl7.org/fhir/StructureDefinition/Patient|birthDate"),
         _spec(
             "fitness",
-            "fitness for major surgery (ECOG or MDT judgement)",
+            "performance status or MDT fitness judgement",
             f"{LOINC}|89247-1",
             f"{LOINC}|89243-0",
             _finding("fit-for-major-surgery"),
@@ -178,9 +191,10 @@ def build_gaps(
         if old is not None:
             window = old.window or f"{old.max_age_days} days"
             seen = f" of {old.last_seen.isoformat()}" if old.last_seen else ""
+            default = "; configurable engineering default" if old.engineering_default else "; configurable"
             why = (
                 f"{spec.label}: last result{seen} is older than {window} at the evaluation date"
-                f" and counts as missing (stale, {old.rule}; configurable engineering default)"
+                f" and counts as missing (stale, {old.rule}{default})"
             )
         else:
             why = f"{spec.label}: not recorded; required by {len(modalities)} option(s) (B26)"
