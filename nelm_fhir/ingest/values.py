@@ -98,7 +98,7 @@ def _from_range(rng: Any, quantity: str, where: str, ctx: Ctx, worse: str) -> Me
     return _measured(_number(end.value), comparator, unit, quantity, at, ctx, "valueRange", f"{at}.unit")
 
 
-def _measured(  # noqa: PLR0913 - the parts of one value, named
+def _measured(
     value: float | None,
     comparator: str | None,
     unit: str | None,
@@ -128,38 +128,19 @@ def _measured(  # noqa: PLR0913 - the parts of one value, named
     return Measured(value=number, unit=canonical, comparator=comparator, form=form, path=at)
 
 
-def quantity_value(
-    holder: Any, path: str, quantity: str, ctx: Ctx, *, bounds_ok: bool = False
-) -> tuple[float, str] | None:
-    """Return ``(value, canonical unit)`` of ``holder.valueQuantity``, or None after recording why not."""
-    q = getattr(holder, "valueQuantity", None)
-    if q is None:
-        integer = getattr(holder, "valueInteger", None)
-        if integer is not None and quantity in {"percent"}:
-            return float(integer), "%"
-        _no_value(holder, path, "valueQuantity", ctx)
+def quantity_value(holder: Any, path: str, quantity: str, ctx: Ctx) -> tuple[float, str] | None:
+    """Return ``(value, canonical unit)`` of an exact result in any B27 form; a bound is not usable here.
+
+    For sizes and mitotic counts, whose rules have several thresholds in both directions, a value
+    reported only as a bound ("> 3 cm") cannot be placed and is a problem (B28).
+    """
+    measured = measured_value(holder, path, quantity, ctx, worse=HIGH)
+    if measured is None:
         return None
-    value = _number(q.value)
-    if value is None:
-        ctx.problem(f"{path}.valueQuantity.value", "quantity has no numeric value")
+    if measured.comparator is not None:
+        ctx.problem(measured.path, f"value reported as a bound ('{measured.comparator}'): not a usable value")
         return None
-    if q.comparator is not None:
-        if q.comparator in {"<", "<="} and bounds_ok:
-            ctx.problem(
-                f"{path}.valueQuantity.comparator",
-                f"value reported as '{q.comparator} {value:g}': the bound {value:g} is used",
-                severity="warning",
-            )
-        else:
-            ctx.problem(
-                f"{path}.valueQuantity.comparator", f"value reported as '{q.comparator} {value:g}': not a usable value"
-            )
-            return None
-    unit = q.code if (q.system in (None, UCUM) and q.code is not None) else None
-    if unit is None:
-        unit = q.unit if q.unit is not None else q.code
-    unit_path = f"{path}.valueQuantity.{'code' if q.code is not None else 'unit'}"
-    return ctx.convert(quantity, value, unit, unit_path)
+    return measured.value, measured.unit
 
 
 def int_value(holder: Any, path: str, ctx: Ctx, *, low: int, high: int) -> int | None:

@@ -125,7 +125,12 @@ def readable_view(
     profile: NelmProfile, now: dt.date, config: PathwayConfig
 ) -> tuple[NelmProfile, dict[str, UnreadableResult]]:
     """Return the profile the rules may read and, per input element, the unreadable result that blocked it."""
-    unreadable = [*profile.unreadable, *_ambiguous_bounds(profile, config)]
+    undated_status = [  # B29: an undated assessment may be the newest; the course is then unknown
+        UnreadableResult(kind="disease-status", source=s.source, reason="no date (B29)")
+        for s in profile.disease_status
+        if s.date is None
+    ]
+    unreadable = [*profile.unreadable, *_ambiguous_bounds(profile, config), *undated_status]
     if not unreadable:
         derived = _derived_egfr(profile, now, config)
         if derived is None:
@@ -162,8 +167,13 @@ def readable_view(
             if getattr(profile, "stated_grade", None) is not None:
                 changes["stated_grade"] = None
             blocked["ki67Percent"] = grading
+    primary = _newest(by_kind.get("primary", []))
+    if primary is not None and profile.primary is None:
+        blocked["primaryTumour"] = primary  # B28/B30: a primary named only by text is not "no primary"
     status = _newest(by_kind.get("disease-status", []))
-    if status is not None and _newer_or_same(status, max((s.date or _MIN for s in profile.disease_status), default=None)):
+    if status is not None and _newer_or_same(
+        status, max((s.date or _MIN for s in profile.disease_status), default=None)
+    ):
         changes["disease_status"] = ()
         blocked["monthsStable"] = status
     size = _newest(by_kind.get("tumour-size", []))
@@ -180,3 +190,22 @@ def _worst_grade(profile: NelmProfile) -> bool:
     """Return True when readable data already gives the worst grade case: G3 or NEC (B28)."""
     poor = profile.differentiation is not None and profile.differentiation.value is Differentiation.POOR
     return poor or (profile.grade is not None and profile.grade.grade is Grade.G3)
+
+
+def lab_note(profile: NelmProfile, kind: LabKind) -> str:
+    """Return how the newest ``kind`` result was reported when not as a plain number (B27 bound, B33 derived)."""
+    latest = profile.latest_lab(kind)
+    if latest is None:
+        return ""
+    parts = []
+    if latest.comparator is not None:
+        parts.append(f"reported as '{latest.comparator} {latest.value:g}'")
+    if latest.derivation is not None:
+        parts.append(latest.derivation)
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def uncertain_elements(ctx_unreadable: Mapping[str, UnreadableResult], stale: Mapping[str, object]) -> set[str]:
+    """Return the input elements that an unreadable (B28) or undated (B29) record left unknown."""
+    undated = {e for e, s in stale.items() if getattr(s, "last_seen", dt.date.min) is None}
+    return set(ctx_unreadable) | undated
