@@ -315,7 +315,7 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
         "source": source_of(ctx, blocked[0] if len(blocked) == 1 else None, label="NELM Pathways: data gaps"),
         "links": [link_to_app(ctx, {"view": "data-gaps"})],
     }
-    if len(blocked) > 1:
+    if blocked:  # one blocked option too: the card names what it is about (CONTRACT.md section 5)
         card["extension"] = {"org.nelm-cds.modalities": [m.value for m in blocked]}
     if suggestions:
         card["suggestions"] = suggestions
