@@ -148,7 +148,12 @@ def _history(record: ConditionRecord, entry: MappingEntry, out: Collected) -> No
         out.procedures.append(ProcedureRecord(kind=kind, code=record.code, source=record.source, date=date))
     elif entry.name in _SUGGESTS_ANASTOMOSIS:
         out.unconfirmed.append(
-            UnconfirmedRecord(topic="bilio-enteric-status", text=entry.display, source=record.source, date=date)
+            UnconfirmedRecord(
+                topic="bilio-enteric-status",
+                text=f"{entry.code} {entry.display.split(' (')[0]}",
+                source=record.source,
+                date=date,
+            )
         )
 
 

@@ -72,6 +72,7 @@ def somatostatin_analogue(ctx: Context, route: Status | None) -> Rated:
                 id="functional-syndrome",
                 label="functional syndrome (symptom control)",
                 met=True,
+                note=syndrome_note(ctx),
                 sources=tuple(s.source for s in ctx.functional),
                 beyond_source_review=True,
             )
@@ -233,3 +234,10 @@ def interferon_alpha(ctx: Context, route: Status | None) -> Rated:
         "no syndrome refractory to SSA",
     )
     return v.decide(Status.CONSIDER, "Consider at MDT: add-on for a syndrome refractory to SSA (Fig. 2) [2].")
+
+
+def syndrome_note(ctx: Context) -> str:
+    """B40: name each active syndrome, marking those known only from a hormone-named tumour's morphology."""
+    names = (f"{s.kind.value.replace('-', ' ')}" + (" (from morphology)" if s.from_morphology else "")
+             for s in ctx.functional)
+    return ", ".join(dict.fromkeys(names))

@@ -95,7 +95,9 @@ class Verdict:
                     else f"confirm: {record.text} (recorded only as text, B28)")
             self.criteria.append(Criterion(id="record-confirmed", label="decisive record confirmed", met=None,
                                            note=note, sources=(record.source,)))
-            self._confirm.append(note)
+            short = ("confirm whether a bilio-enteric anastomosis exists (B31)" if coded
+                     else f"confirm: {record.text[:60]} (B28)")
+            self._confirm.append(short)
             self.missing.append(f"{CONFIRM_PREFIX}{record.source}")
         if modality in _NEEDS_PRIMARY and ctx.profile.primary is None:
             self.criteria.append(Criterion(id="primary-tumour-recorded", label="primary tumour recorded", met=None,

@@ -258,6 +258,8 @@ def test_b40_syndrome_from_morphology(code: str, kind: SyndromeKind) -> None:
     assert [(s.kind, s.from_morphology) for s in prof.syndromes] == [(kind, True)]
     ev = evaluate(prof, now=NOW, config=CONFIG)
     assert ev.result(M.SOMATOSTATIN_ANALOGUE).status.value == "recommended"  # symptom control (B23)
+    note = next(c.note for c in ev.result(M.SOMATOSTATIN_ANALOGUE).criteria if c.id == "functional-syndrome")
+    assert note == f"{kind.value.replace('-', ' ')} (from morphology)"
 
 
 def test_b40_a_plain_net_morphology_is_not_a_syndrome() -> None:
