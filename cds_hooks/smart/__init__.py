@@ -2,7 +2,8 @@
 
 ``init_app(app, settings)`` registers the ``/smart`` blueprint and its server-side session store.
 Routes: ``/smart/launch``, ``/smart/callback``, ``/smart/app``, ``/smart/app/findings``,
-``/smart/app/theme.css``, ``/smart/app/reading`` (how the record was read), ``/smart/dev-launch`` (development only). Raises ``RegistrationError``
+``/smart/app/theme.css``, ``/smart/app/reading`` (how the record was read),
+``/smart/dev-launch`` (development only). Raises ``RegistrationError``
 (broken registration file) or ``SmartConfigError`` (production without ``NELM_SECRET_KEY``).
 """
 

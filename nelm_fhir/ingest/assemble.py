@@ -134,6 +134,7 @@ def assemble(out: Collected, ctx: Ctx, patient: str) -> NelmProfile:
         pregnancy=_pregnancy(out),
         unconfirmed=tuple(sorted(out.unconfirmed, key=lambda u: (u.topic, u.source))),
         problems=tuple(sorted(set(ctx.problems), key=lambda p: (p.path, p.message))),
+        unreadable=tuple(sorted(out.unreadable, key=lambda u: (u.kind, u.date or _MIN, u.source), reverse=True)),
     )
 
 

@@ -18,6 +18,7 @@ from nelm_fhir.model import (
     ProcedureRecord,
     SyndromeFinding,
     UnconfirmedRecord,
+    UnreadableResult,
 )
 
 __all__ = ["Collected", "LesionFlag", "PrimaryCandidate", "ProcedureNote"]
@@ -81,6 +82,7 @@ class Collected:
     drugs: list[DrugExposure] = field(default_factory=list)
     pregnancy: list[PregnancyRecord] = field(default_factory=list)  # B32
     unconfirmed: list[UnconfirmedRecord] = field(default_factory=list)  # B28 text only, B31 status codes
+    unreadable: list[UnreadableResult] = field(default_factory=list)  # B28
 
     def add_finding(self, code: str, fact: Fact[object]) -> None:
         """Keep one local finding (CONTRACT.md section 3) under its code."""

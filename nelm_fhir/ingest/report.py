@@ -66,9 +66,7 @@ def _contained_results(raw: dict[str, Any], ctx: Ctx) -> list[tuple[dict[str, An
 
 def relevant_report(raw: dict[str, Any], ctx: Ctx) -> MappingEntry | None:
     """Return a ``report:`` entry for a DiagnosticReport holding relevant results or a morphology conclusion."""
-    conclusion = any(
-        ctx.term.first(coding_pairs(c), "morphology") is not None for c in raw_list(raw, "conclusionCode")
-    )
+    conclusion = any(ctx.term.first(coding_pairs(c), "morphology") is not None for c in raw_list(raw, "conclusionCode"))
     if not conclusion and not _contained_results(raw, ctx):
         return None
     return MappingEntry(

@@ -18,5 +18,5 @@ def ckd_epi_2021(creatinine_mg_dl: float, age_years: int, sex: str) -> float | N
     kappa = 0.7 if female else 0.9
     alpha = -0.241 if female else -0.302
     ratio = creatinine_mg_dl / kappa
-    egfr = 142 * min(ratio, 1.0) ** alpha * max(ratio, 1.0) ** -1.200 * 0.9938**age_years
+    egfr: float = 142.0 * min(ratio, 1.0) ** alpha * max(ratio, 1.0) ** -1.200 * 0.9938**age_years
     return egfr * 1.012 if female else egfr

@@ -6,6 +6,7 @@ and systemic options are "not recommended" when a resection is recommended (B18,
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from nelm_fhir.model import NelmProfile
@@ -43,7 +44,7 @@ def _route(rated: dict[Modality, Rated]) -> Status | None:
     return None
 
 
-def _rate_all(ctx: Context) -> dict[Modality, Rated]:
+def _rate_all(ctx: Context, route_if: Status | None = None) -> dict[Modality, Rated]:
     rated: dict[Modality, Rated] = {
         Modality.CURATIVE_RESECTION: resection.curative_resection(ctx),
         Modality.SIMULTANEOUS_RESECTION: resection.simultaneous_resection(ctx),
@@ -53,7 +54,7 @@ def _rate_all(ctx: Context) -> dict[Modality, Rated]:
         Modality.REPEAT_RESECTION: resection.repeat_resection(ctx),
         Modality.LIVER_TRANSPLANTATION: transplant.liver_transplantation(ctx),
     }
-    route = _route(rated)
+    route = _route(rated) if route_if is None else route_if
     rated[Modality.CYTOREDUCTIVE_SURGERY] = resection.cytoreductive_surgery(ctx, route)
     cyto = rated[Modality.CYTOREDUCTIVE_SURGERY].result.status
     rated[Modality.RFA] = ablation.rfa(ctx, route, cyto)
@@ -108,8 +109,8 @@ def _gaps(ctx: Context, rated: dict[Modality, Rated]) -> tuple[DataGap, ...]:
                 order_label=spec.order_label,
             )
         )
-    gaps = build_gaps(blocked, stale, extra)
-    if ctx.grade is None and "ki67Percent" in blocked:
+    gaps = build_gaps(blocked, stale, extra, ctx.unreadable)
+    if ctx.grade is None and "ki67Percent" in blocked and "ki67Percent" not in ctx.unreadable:
         gaps = tuple(
             DataGap(
                 element=g.element,
@@ -174,10 +175,50 @@ def _notes(ctx: Context, rated: dict[Modality, Rated]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(notes))
 
 
+def _hold_back(ctx: Context, rated: dict[Modality, Rated]) -> dict[Modality, Rated]:
+    """B28/B29: an option is never better only because a resection could not be rated from an unreadable record.
+
+    When the resection routes are insufficient-data because a record could not be read (or is
+    undated), the options that defer to a resection are also rated as if the resection were
+    recommended; where that is less favourable, the option is insufficient-data, blocked by the same
+    records, instead of being promoted by the unreadable one.
+    """
+    if _route(rated) is Status.RECOMMENDED:
+        return rated
+    unknown = ctx.unknown_by_record
+    blocking = tuple(
+        dict.fromkeys(
+            e
+            for m in _ROUTE
+            for e in rated[m].blocking
+            if (e in unknown or e.startswith(CONFIRM_PREFIX)) and rated[m].result.status is _D
+        )
+    )
+    if not blocking:
+        return rated
+    if_resected = _rate_all(ctx, Status.RECOMMENDED)
+    held = dict(rated)
+    for modality in Modality:
+        if modality in _ROUTE or modality is Modality.LIVER_TRANSPLANTATION:
+            continue
+        now, then = rated[modality].result, if_resected[modality].result
+        if _FAVOUR.get(then.status, 0) < _FAVOUR.get(now.status, 0):
+            summary = "Insufficient data: whether a resection is preferred cannot be told from the record (B28)"
+            held[modality] = Rated(
+                result=dataclasses.replace(now, status=_D, summary=summary),
+                blocking=(*rated[modality].blocking, *blocking),
+            )
+    return held
+
+
+_D = Status.INSUFFICIENT_DATA
+_FAVOUR = {Status.RECOMMENDED: 2, Status.CONSIDER: 1}
+
+
 def evaluate(profile: NelmProfile, *, now: dt.date, config: PathwayConfig) -> Evaluation:
     """Return the evaluation of ``profile`` at ``now`` under ``config``: all 21 modalities, gaps and notes."""
     ctx = build_context(profile, now, config)
-    rated = _rate_all(ctx)
+    rated = _hold_back(ctx, _rate_all(ctx))
     return Evaluation(
         patient=profile.patient,
         evaluated_at=now,

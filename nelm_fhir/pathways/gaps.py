@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from nelm_fhir.model import UnreadableResult
 from nelm_fhir.pathways.result import FINDING_SYSTEM, DataGap, Modality
 
 __all__ = ["INPUTS", "InputSpec", "Staleness", "build_gaps"]
@@ -181,6 +182,7 @@ def build_gaps(
     blocked: Mapping[str, Iterable[Modality]],
     stale: Mapping[str, Staleness],
     extra: Iterable[DataGap] = (),
+    unreadable: Mapping[str, UnreadableResult] | None = None,
 ) -> tuple[DataGap, ...]:
     """Return one DataGap per element, in a stable order, with the modalities it blocked."""
     gaps: list[DataGap] = []
@@ -188,7 +190,19 @@ def build_gaps(
         spec = INPUTS[element]
         modalities = tuple(m for m in Modality if m in set(blocked[element]))
         old = stale.get(element)
-        if old is not None:
+        bad = (unreadable or {}).get(element)
+        if bad is not None:
+            old = Staleness(last_seen=bad.date, last_source=bad.source, max_age_days=0, rule="B28")
+            why = (
+                f"{spec.label}: the newest result could not be read (see the problems listed); "
+                "an older or weaker result is not used in its place (B28)"
+            )
+        elif old is not None and old.last_seen is None:
+            why = (
+                f"{spec.label}: the last result has no date; its age is unknown and it counts as missing "
+                f"(stale, B29)"
+            )
+        elif old is not None:
             window = old.window or f"{old.max_age_days} days"
             seen = f" of {old.last_seen.isoformat()}" if old.last_seen else ""
             default = "; configurable engineering default" if old.engineering_default else "; configurable"

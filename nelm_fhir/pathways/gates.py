@@ -31,6 +31,7 @@ from nelm_fhir.model import (
     ProcedureRecord,
     SyndromeFinding,
     UnconfirmedRecord,
+    UnreadableResult,
 )
 from nelm_fhir.model.facts import ConditionState
 from nelm_fhir.pathways.config import PathwayConfig
@@ -43,6 +44,7 @@ from nelm_fhir.pathways.course import (
     read_course,
 )
 from nelm_fhir.pathways.gaps import Staleness
+from nelm_fhir.pathways.readable import readable_view, uncertain_elements
 
 __all__ = ["NEC_CODES", "Context", "Course", "Reading", "build_context", "months_between"]
 
@@ -128,6 +130,7 @@ class Context:
     course_note: str = "disease course not recorded"
     ki67_stale: Staleness | None = None  # B36(c): the grading specimen is too old for grade-dependent options
     ki67_before_progression: Staleness | None = None  # B36(c): specimen taken before the latest progression
+    unreadable: dict[str, UnreadableResult] = field(default_factory=dict)  # B28: element -> blocking record
     lesion_count_sources: tuple[str, ...] = ()  # B39: the facts the count came from
     major_resection: bool = True  # B38: planned resection counts as major (FLR required)
     resection_extent_note: str = ""
@@ -205,6 +208,11 @@ class Context:
         )
 
     @property
+    def unknown_by_record(self) -> set[str]:
+        """Return the input elements an unreadable (B28) or undated (B29) record left unknown."""
+        return uncertain_elements(self.unreadable, self.stale)
+
+    @property
     def sstr_positive(self) -> bool | None:
         """Return SSTR status from the Krenning score (≥ 2 positive), None when unknown."""
         if self.krenning.value is None:
@@ -267,10 +275,13 @@ class _Builder:
 
     def fresh(self, element: str, date: dt.date | None, source: str | None, kind: str) -> bool:
         days = self.window(kind)
-        if date is None or (self.now - date).days <= days:
+        if date is not None and (self.now - date).days <= days:  # B29: an undated result is stale
             return True
         previous = self.stale.get(element)
-        if previous is None or (previous.last_seen or dt.date.min, previous.last_source or "") < (date, source or ""):
+        if previous is None or (previous.last_seen or dt.date.min, previous.last_source or "") < (
+            date or dt.date.min,
+            source or "",
+        ):
             self.stale[element] = Staleness(last_seen=date, last_source=source, max_age_days=days)
         return False
 
@@ -319,6 +330,7 @@ def _fitness(profile: NelmProfile, b: _Builder) -> tuple[bool | None, tuple[str,
 def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> Context:
     """Return the shared gates of one evaluation; pure (reads only its arguments)."""
     b = _Builder(now, config)
+    profile, unreadable = readable_view(profile, now, config)  # B27, B28, B33
     grade = _effective_grade(profile)
     nec, nec_sources = _nec(profile)
     diff = profile.differentiation.value if profile.differentiation else Differentiation.UNKNOWN
@@ -353,6 +365,7 @@ def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> 
         if lesion.size_cm is not None and b.fresh("lesionSize", lesion.date, lesion.source, "imaging")
     )
     largest = max(fresh_lesions, key=lambda lesion: (lesion.size_cm or 0.0, lesion.source), default=None)
+    largest = None if "lesionSize" in unreadable else largest  # B28: a lesion of unreadable size
     count, count_sources = _lesion_count(profile)
     course = read_course(profile, now, b.fresh)
     dates = grading_dates(profile)
@@ -411,6 +424,7 @@ def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> 
         recurrent=recurrent,
         syndromes=profile.syndromes,
         stale=b.stale,
+        unreadable=unreadable,
     )
 
 

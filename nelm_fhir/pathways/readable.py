@@ -152,8 +152,8 @@ def readable_view(
             labs = [lab for lab in labs if lab.kind is not kind]
             blocked[LAB_ELEMENTS.get(kind, kind.value)] = newest
     changes["labs"] = tuple(labs)
-    for kind, (name, element) in _FACT_FIELDS.items():
-        newest = _newest(by_kind.get(kind, []))
+    for fact_kind, (name, element) in _FACT_FIELDS.items():
+        newest = _newest(by_kind.get(fact_kind, []))
         fact = getattr(profile, name)
         if newest is not None and _newer_or_same(newest, fact.date if fact is not None else None):
             changes[name] = None

@@ -113,7 +113,7 @@ def somatostatin_analogue(ctx: Context, route: Status | None) -> Rated:
     if route is Status.CONSIDER:
         v.cap("surgical options under MDT discussion")
     on_ssa = ctx.profile.drugs_of(DrugClass.SSA, current_only=True)
-    if ctx.progressive and on_ssa:
+    if on_ssa and (ctx.progressive or (ctx.progressive is None and "monthsStable" in ctx.unknown_by_record)):
         v.criterion(
             Criterion(
                 id="progression-on-ssa",

@@ -41,6 +41,9 @@ CONFIRM_BLOCKS: dict[str, frozenset[Modality]] = {
     "hepatic-failure": _HEPATECTOMY | {M.TAE, M.TACE, M.RADIOEMBOLIZATION, M.PRRT_PLUS_RADIOEMBOLIZATION},
     "pregnancy": _PREGNANCY_X,
     "extrahepatic": frozenset({M.CURATIVE_RESECTION, M.SIMULTANEOUS_RESECTION, M.LIVER_TRANSPLANTATION}),
+    # B28 (reading): the NELM or the primary written only as text; what depends on the recorded disease.
+    "nelm": _HEPATECTOMY | {M.LIVER_TRANSPLANTATION, M.CYTOREDUCTIVE_SURGERY},
+    "primary": _HEPATECTOMY | {M.LIVER_TRANSPLANTATION},
 }
 _NEEDS_PRIMARY = frozenset({M.CURATIVE_RESECTION, M.SIMULTANEOUS_RESECTION, M.LIVER_TRANSPLANTATION})
 _REBIOPSY = frozenset({M.LIVER_TRANSPLANTATION, M.ALPPS, M.PRRT})

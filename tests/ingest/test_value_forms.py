@@ -137,7 +137,9 @@ def test_range_open_on_the_worse_side_is_a_bound() -> None:
         ("59260-0", 5.0, "mmol/L", LabKind.HAEMOGLOBIN, 8.055),
     ],
 )
-def test_molar_and_mass_units_of_one_analyte(loinc: str, value: float, unit: str, kind: LabKind, expected: float) -> None:
+def test_molar_and_mass_units_of_one_analyte(
+    loinc: str, value: float, unit: str, kind: LabKind, expected: float
+) -> None:
     [result] = profile(lab("x", loinc, value, unit)).labs
     assert result.kind is kind and math.isclose(result.value, expected, rel_tol=1e-6)
 
@@ -238,8 +240,10 @@ def test_unreadable_newest_egfr_never_lets_the_older_one_decide_b28() -> None:
     ev = _run(bundle)
     assert ev.result(Modality.PRRT).status is Status.INSUFFICIENT_DATA
     gap = next(g for g in ev.data_gaps if g.element == "renalFunction")
-    assert "could not be read" in gap.why and gap.last_source in {"Observation/v24-lab-98979-8-new",
-                                                                    "Observation/v24-lab-35591-7-new"}
+    assert "could not be read" in gap.why and gap.last_source in {
+        "Observation/v24-lab-98979-8-new",
+        "Observation/v24-lab-35591-7-new",
+    }
     assert any(p.startswith("Observation/v24-lab-98979-8-new") for p in ev.problems)
 
 
@@ -262,8 +266,10 @@ def test_unreadable_ki67_blocks_grading_unless_readable_data_is_already_g3() -> 
     assert _run(high).result(Modality.ALPPS).status is Status.CONTRAINDICATED
 
 
-@pytest.mark.parametrize(("egfr", "status"), [("< 30", Status.CONTRAINDICATED), ("< 45", Status.INSUFFICIENT_DATA),
-                                              ("> 60", Status.CONSIDER)])
+@pytest.mark.parametrize(
+    ("egfr", "status"),
+    [("< 30", Status.CONTRAINDICATED), ("< 45", Status.INSUFFICIENT_DATA), ("> 60", Status.CONSIDER)],
+)
 def test_egfr_bound_decides_only_beyond_the_threshold(egfr: str, status: Status) -> None:
     bundle = _vignette("V24")
     for rid in ("v24-lab-98979-8", "v24-lab-35591-7"):
@@ -313,16 +319,16 @@ def test_ckd_epi_needs_adult_age_and_a_sex_with_a_coefficient() -> None:
 
 
 def _without_renal(bundle: dict[str, Any]) -> dict[str, Any]:
-    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["id"] not in {"v24-lab-98979-8",
-                                                                                   "v24-lab-35591-7"}]
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["id"] not in {"v24-lab-98979-8", "v24-lab-35591-7"}]
     return bundle
 
 
 def test_egfr_is_computed_from_a_current_creatinine_b33() -> None:
     bundle = _without_renal(_vignette("V24"))
     assert _run(bundle).result(Modality.PRRT).status is Status.INSUFFICIENT_DATA
-    bundle["entry"].append({"resource": lab("v24-creat", "14682-9", 250, "umol/L", date="2026-11-20",
-                                            subject="Patient/v24")})
+    bundle["entry"].append(
+        {"resource": lab("v24-creat", "14682-9", 250, "umol/L", date="2026-11-20", subject="Patient/v24")}
+    )
     ev = _run(bundle)
     prrt = ev.result(Modality.PRRT)
     assert prrt.status is Status.CONTRAINDICATED  # creatinine 2.83 mg/dL at 64: eGFR about 24
@@ -332,8 +338,9 @@ def test_egfr_is_computed_from_a_current_creatinine_b33() -> None:
 
 def test_a_current_measured_egfr_wins_over_creatinine() -> None:
     bundle = _vignette("V24")
-    bundle["entry"].append({"resource": lab("v24-creat", "2160-0", 3.0, "mg/dL", date="2026-11-20",
-                                            subject="Patient/v24")})
+    bundle["entry"].append(
+        {"resource": lab("v24-creat", "2160-0", 3.0, "mg/dL", date="2026-11-20", subject="Patient/v24")}
+    )
     prrt = _run(bundle).result(Modality.PRRT)
     assert prrt.status is Status.CONSIDER
     assert not any("computed" in (c.note or "") for c in prrt.criteria)
@@ -363,8 +370,20 @@ def test_explain_names_every_resource_and_why() -> None:
 
 
 def test_explain_is_ucum_free_where_it_says_why_a_record_was_ignored() -> None:
-    record = {"resourceType": "Bundle", "type": "collection", "entry": [
-        {"resource": {"resourceType": "Observation", "id": "x", "status": "final", "code": cc(UCUM, "x"),
-                      "valueQuantity": quantity(1, "1")}}]}
+    record = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": "x",
+                    "status": "final",
+                    "code": cc(UCUM, "x"),
+                    "valueQuantity": quantity(1, "1"),
+                }
+            }
+        ],
+    }
     [use] = explain_record(record, ingest(record, as_of=NOW))
     assert use.use == "ignored" and "not a code the pathway uses" in use.why

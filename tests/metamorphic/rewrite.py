@@ -167,9 +167,9 @@ def as_panels(bundle: Json) -> Json:
     by_day: dict[str, list[Json]] = defaultdict(list)
     for obs in _observations(out):
         category = {c.get("code") for cat in obs.get("category", []) for c in cat.get("coding", [])}
-        if "laboratory" in category and "valueQuantity" in obs and "component" not in obs and "specimen" not in obs:
-            if _date_of(obs) is not None:
-                by_day[_date_of(obs) or ""].append(obs)
+        simple = "valueQuantity" in obs and "component" not in obs and "specimen" not in obs
+        if "laboratory" in category and simple and _date_of(obs) is not None:
+            by_day[_date_of(obs) or ""].append(obs)
     drop = {id(o) for group in by_day.values() for o in group}
     entries = [e for e in out["entry"] if id(e["resource"]) not in drop]
     for index, (day, group) in enumerate(sorted(by_day.items())):
