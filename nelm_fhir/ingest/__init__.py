@@ -75,7 +75,9 @@ def ingest(
             if entry is None and "component" in raw:
                 entry = relevant_panel(raw, ctx)  # a panel or synoptic report with relevant components (B27)
             if entry is None:
-                text_only_result(item, ctx, out)  # B28: a result named only by text is unreadable, not absent
+                code = raw.get("code")
+                if isinstance(code, dict) and "coding" not in code:
+                    text_only_result(item, ctx, out)  # B28: a result named only by text is unreadable, not absent
                 continue
             found = (entry, read_observation)
         elif rtype == "Patient":
