@@ -91,7 +91,8 @@ def _texts(concept: Any) -> list[str]:
     if not isinstance(concept, dict):
         return []
     texts = [concept["text"]] if isinstance(concept.get("text"), str) else []
-    for coding in concept.get("coding") or ():
+    codings = concept.get("coding")
+    for coding in codings if isinstance(codings, list) else ():
         if isinstance(coding, dict) and isinstance(coding.get("display"), str):
             texts.append(coding["display"])
     return texts

@@ -266,3 +266,10 @@ def test_b40_a_plain_net_morphology_is_not_a_syndrome() -> None:
     ext = [{"url": f"{MCODE}/mcode-histology-morphology-behavior", "valueCodeableConcept": cc(ICDO3, "8240/3")}]
     resources = [r for r in baseline() if r["id"] != "primary"]
     assert profile(*resources, primary(extension=ext)).syndromes == ()
+
+
+def test_b28_malformed_codings_never_raise() -> None:
+    # Found by the ingest property test: a non-list "coding" must not break the text reader.
+    prof = profile(*baseline(), condition("bad", {"coding": 3.5, "text": "Whipple"}),
+                   procedure("bad2", {"coding": [None, "x"], "text": "Hepaticojejunostomy"}))
+    assert {u.topic for u in prof.unconfirmed} == {"bilio-enteric"}
