@@ -19,13 +19,24 @@ from nelm_fhir.ingest.collected import Collected
 from nelm_fhir.ingest.common import Ctx, Item, coding_pairs, model_codings, to_date
 from nelm_fhir.model import ConditionState, Fact, Grade, PregnancyRecord, UnconfirmedRecord
 
-__all__ = ["TOPICS", "morphology_extras", "pregnancy_status", "read_extra_finding", "text_only", "text_topics"]
+__all__ = [
+    "PREGNANCY_MONTHS",
+    "TOPICS",
+    "morphology_extras",
+    "pregnancy_status",
+    "read_extra_finding",
+    "text_only",
+    "text_topics",
+]
 
 _SITE = (
     r"bones?|bony|osseous|skeletal|vertebra\w*|spine|spinal|lungs?|pulmonary|pleura\w*|peritone\w*|omentum|omental"
     r"|lymph[- ]?nodes?|nodal|brain|cerebral|adrenal|ovar\w*|breast|skin|mediastin\w*|orbit\w*"
 )
-_SPREAD = r"metasta\w*|secondar\w*|deposits?|spread|disseminat\w*|carcinomatosis"
+# "secondary" only as a tumour word ("secondary malignant neoplasm of bone"), never "secondary to" / "infection".
+_SECONDARY = r"secondary\s+(?:malignant\s+)?(?:neoplasm|tumou?r|cancer|carcinoma|malignancy|deposits?)"
+_SPREAD = rf"metasta\w*|deposits?|disseminat\w*|carcinomatosis|{_SECONDARY}"
+_SPREAD_AFTER = r"metasta\w*|deposits?|carcinomatosis"  # "bone metastases", "peritoneal carcinomatosis"
 
 # topic -> pattern; each names one thing PATHWAY.md B15-B17, B32 or B9 turns into a contraindication.
 TOPICS: dict[str, re.Pattern[str]] = {
@@ -34,7 +45,10 @@ TOPICS: dict[str, re.Pattern[str]] = {
         r"|choledocho-?(?:jejuno|duodeno|entero)stom|hepatico-?(?:duodeno|entero)stom"
         r"|\bbilio-?(?:enteric|digestive|jejunal)"
         r"|\bbiliary[- ](?:enteric[- ])?(?:bypass|anastomos)"
-        r"|\bbile[- ]duct[- ](?:bypass|to[- ](?:bowel|jejunum|intestine))",
+        r"|\bbile[- ]duct[- ](?:bypass|to[- ](?:bowel|jejunum|intestine))"
+        # B28 (reading): a pancreatic resection or an anastomosis status named only by text may be a Whipple
+        r"|\bexcision\s+of\s+(?:the\s+)?pancreas|\bpancreat\w*\s+(?:head\s+)?(?:excision|resection)|\bpancreatectom"
+        r"|\bintestinal\s+bypass|\banastomosis\s+status",
         re.IGNORECASE,
     ),
     "portal-vein-thrombosis": re.compile(
@@ -54,7 +68,8 @@ TOPICS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "extrahepatic": re.compile(
-        rf"\b(?:{_SPREAD})\b[^.;]{{0,40}}?\b(?:{_SITE})\b|\b(?:{_SITE})\b[^.;]{{0,25}}?\b(?:{_SPREAD})\b", re.IGNORECASE
+        rf"\b(?:{_SPREAD})\b[^.;]{{0,40}}?\b(?:{_SITE})\b|\b(?:{_SITE})\b[^.;]{{0,25}}?\b(?:{_SPREAD_AFTER})\b",
+        re.IGNORECASE,
     ),
 }
 # A negation (or a past pregnancy) shortly before the match, in the same clause, means the record does not say it.
@@ -70,6 +85,11 @@ _REFUTED = frozenset({"refuted", "entered-in-error"})
 _OVER = frozenset({"inactive", "remission", "resolved"})
 _PROCEDURE_DONE = frozenset({"completed", "in-progress", "unknown"})
 _MAX_TEXT = 160
+PREGNANCY_MONTHS = 10  # B32 (rules data "pregnancy.condition-months"; fixed there, not site-configurable)
+
+
+def _months(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month - (1 if end.day < start.day else 0)
 
 
 def text_topics(text: str) -> list[str]:
@@ -148,6 +168,8 @@ def text_only(item: Item, ctx: Ctx, out: Collected) -> None:
     for topic in dict.fromkeys(t for one in texts for t in text_topics(one)):
         if over and topic != "bilio-enteric":  # a resolved condition no longer holds; an anastomosis stays
             continue
+        if topic == "pregnancy" and date is not None and _months(date, ctx.as_of) >= PREGNANCY_MONTHS:
+            continue  # B32: a pregnancy recorded 10 months ago or more is over
         out.unconfirmed.append(UnconfirmedRecord(topic=topic, text=text[:_MAX_TEXT], source=item.ref, date=date))
         ctx.problem(
             f"{item.ref}.code",

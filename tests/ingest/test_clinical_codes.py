@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from nelm_fhir.ingest.clinical import text_topics
+from nelm_fhir.ingest.clinical import PREGNANCY_MONTHS, text_topics
 from nelm_fhir.model import Grade, ProcedureKind, SyndromeKind
 from nelm_fhir.pathways import Modality, evaluate, load_config
 from tests.ingest.builders import (
@@ -158,6 +158,10 @@ def test_b32_unknown_answer_is_neither() -> None:
     ("Metastases to bone", ["extrahepatic"]),
     ("Peritoneal carcinomatosis", ["extrahepatic"]),
     ("Lung metastasis", ["extrahepatic"]),
+    ("Secondary malignant neoplasm of bone", ["extrahepatic"]),
+    ("Skin rash secondary to octreotide", []),
+    ("Secondary infection of skin", []),
+    ("Bone pain, spread throughout", []),
     # negatives: negated, past, unrelated or liver-only
     ("No portal vein thrombosis", []),
     ("Portal vein thrombosis ruled out", []),
@@ -200,6 +204,13 @@ def test_b28_a_local_code_the_product_does_not_know_leaves_the_text_to_decide() 
     local = {"coding": [{"system": "urn:oid:1.2.3.4", "code": "PVT-77", "display": "Pfortaderthrombose"}],
              "text": "Portal vein thrombosis"}
     assert [u.topic for u in profile(*baseline(), condition("loc", local)).unconfirmed] == ["portal-vein-thrombosis"]
+
+
+def test_b28_text_pregnancy_uses_the_b32_window() -> None:
+    recent = profile(*baseline(), text_condition("p", "Pregnant", onset="2026-03-01"))
+    old = profile(*baseline(), text_condition("p", "Ectopic pregnancy", onset="2010-03-01"))
+    assert [u.topic for u in recent.unconfirmed] == ["pregnancy"] and old.unconfirmed == ()
+    assert CONFIG.value("pregnancy.condition-months") == PREGNANCY_MONTHS  # one window for coded and text
 
 
 def test_b28_a_resolved_whipple_note_still_counts() -> None:
