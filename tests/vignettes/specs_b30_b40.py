@@ -102,6 +102,19 @@ VIGNETTES_B30_B40: list[tuple[Spec, Expected]] = [
                                        "code": "mg/dL"}},)),
      Expected({"curative-resection": "C"}, grade="G1",
               mentions={"curative-resection": ("liver function last abnormal on", "repeat before deciding")})),
+    # B35 other side: the same bilirubin 60 days old but normal: no warning, no cap.
+    (variant(V01, "B35b", "Stale normal bilirubin before a hepatectomy (B35, other side)", omit=("lab-1975-2",),
+             extra=({"resourceType": "Observation", "id": "old-bilirubin", "status": "final",
+                     "code": _cc(LOINC, "1975-2", "Bilirubin.total [Mass/volume] in Serum or Plasma"),
+                     "effectiveDateTime": date_ago(days_ago=60),
+                     "valueQuantity": {"value": 0.7, "unit": "mg/dL", "system": "http://unitsofmeasure.org",
+                                       "code": "mg/dL"}},)),
+     Expected({"curative-resection": "R"}, grade="G1")),
+    # B36(c): Ki-67 taken 3 months ago, progression 25 days ago: re-biopsy advised before transplantation,
+    # ALPPS and PRRT; statuses unchanged (PRRT still R for progressive SSTR-positive disease).
+    (Spec("B36c", "Ki-67 taken before the latest progression (B36c)", ki67=4.0, **_UNRESECTABLE),
+     Expected({"prrt": "R", "tace": "C"}, grade="G2", gaps=("ki67AfterProgression",),
+              mentions={"prrt": ("re-biopsy after progression advised [41]",)})),
     # B36(b): a syndrome controlled by SSA, burden symptoms, stable >= 6 months, 80 % removable: cytoreduction C.
     (Spec("B36a", "Carcinoid syndrome controlled by SSA, tumour-burden symptoms (B36b)", age=63, ki67=3.0,
           syndrome=True, refractory=False, debulk=80.0, frilling="type-III", r0=False, stable_months=12,
@@ -129,6 +142,10 @@ VIGNETTES_B30_B40: list[tuple[Spec, Expected]] = [
                      SCT, "1286772002", "Well-differentiated neuroendocrine tumour, grade 3")}]},)),
      Expected({"liver-transplantation": "X", "curative-resection": "C"}, grade="G3",
               mentions={"notes": ("stated by pathology",)})),
+    # B37 other side: neither a number nor a stated grade: grade-dependent options D (B4).
+    (variant(V01, "B37c", "No Ki-67 and no stated grade (B37, other side)", ki67=None),
+     Expected({"curative-resection": "D", "alpps": "D", "liver-transplantation": "D"}, grade=None,
+              gaps=("ki67Percent",))),
     # B38: FLR only for a major resection: a single 4 cm lesion in Frilling I needs no volumetry ...
     (variant(V01, "B38a", "Minor resection, no FLR volumetry (B38)", flr=None),
      Expected({"curative-resection": "R"}, grade="G1",
