@@ -196,6 +196,11 @@ def pregnancy_status(obs: Any, ref: str, date: dt.date | None, ctx: Ctx, out: Co
         return
     if answer == "unknown":
         return
+    if date is None and answer == "pregnant":
+        # B29 makes an undated result stale; "pregnant" of unknown age is neither current nor absent (B28).
+        text = "pregnancy status 'pregnant' without a date"
+        out.unconfirmed.append(UnconfirmedRecord(topic="pregnancy", text=text, source=ref))
+        return
     out.pregnancy.append(
         PregnancyRecord(
             source=ref,

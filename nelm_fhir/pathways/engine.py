@@ -138,7 +138,7 @@ def _confirm_gaps(ctx: Context, blocked: dict[str, list[Modality]]) -> list[Data
         why = (
             f"confirm whether a bilio-enteric anastomosis exists: {record.text} ({record.source}) (B31)"
             if coded
-            else f"confirm: {record.text} ({record.source}, recorded only as text) (B28)"
+            else f"confirm: {record.text} ({record.source}) (B28)"
         )
         gaps.append(
             DataGap(

@@ -95,7 +95,7 @@ class Verdict:
                 continue
             coded = record.topic == "bilio-enteric-status"
             note = (f"{record.text}: confirm whether a bilio-enteric anastomosis exists (B31)" if coded
-                    else f"confirm: {record.text} (recorded only as text, B28)")
+                    else f"confirm: {record.text} (B28)")
             self.criteria.append(Criterion(id="record-confirmed", label="decisive record confirmed", met=None,
                                            note=note, sources=(record.source,)))
             short = ("confirm whether a bilio-enteric anastomosis exists (B31)" if coded

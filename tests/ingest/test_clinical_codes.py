@@ -137,6 +137,15 @@ def test_b32_pregnancy_status_observation(answer: Json, pregnant: bool) -> None:
     assert (statuses(*baseline(), obs)[M.PRRT] == "contraindicated") is pregnant
 
 
+def test_b32_an_undated_pregnant_answer_is_to_confirm() -> None:
+    obs = observation("ps", cc(LOINC, "82810-3"), category="social-history",
+                      valueCodeableConcept=cc(LOINC, "LA15173-0"))
+    obs.pop("effectiveDateTime", None)
+    prof = profile(*baseline(), obs)
+    assert prof.pregnancy == () and [u.topic for u in prof.unconfirmed] == ["pregnancy"]
+    assert statuses(*baseline(), obs)[M.PRRT] == "insufficient-data"
+
+
 def test_b32_unknown_answer_is_neither() -> None:
     obs = observation("ps", cc(LOINC, "82810-3"), category="social-history",
                       valueCodeableConcept=cc(LOINC, "LA4489-6"), effectiveDateTime="2026-11-20")
