@@ -107,6 +107,11 @@ class Verdict:
                                            note="no primary tumour and no unknown-primary code recorded (B30)"))
             self._confirm.append("primary tumour and whether it was resected (B30)")
             self.missing.append("primaryTumour")
+        if modality in _SURGICAL and ctx.unfit is None:
+            # B34: without a current MDT judgement or ECOG/Karnofsky every surgical option *is* D (the
+            # criterion itself is recorded by each rule; this only gives the gap precedence over "not recommended").
+            self._confirm.append("performance status or MDT fitness judgement needed (B34)")
+            self.missing.append("fitness")
         if ctx.pregnant:
             sources = tuple(r.source for r in ctx.pregnancy)
             beyond = modality is not M.PRRT

@@ -87,9 +87,11 @@ VIGNETTES_B30_B40: list[tuple[Spec, Expected]] = [
                   "code": _cc(LOINC, "82810-3", "Pregnancy status"), "effectiveDateTime": date_ago(days_ago=5),
                   "valueCodeableConcept": _cc(LOINC, "LA26683-5", "Not pregnant")},)),
      Expected({"prrt": "R", "tace": "C", "tae": "C"}, grade="G2")),
-    # B34: neither ECOG nor an MDT judgement: every surgical option D.
+    # B34: neither ECOG nor an MDT judgement: every surgical option D (even one that would otherwise be N).
     (variant(V01, "B34a", "No performance status and no MDT fitness judgement (B34)", ecog=None),
-     Expected({"curative-resection": "D", "liver-transplantation": "N"}, grade="G1", gaps=("fitness",))),
+     Expected({"curative-resection": "D", "simultaneous-resection": "D", "portal-vein-embolization": "D",
+               "two-stage-hepatectomy": "D", "alpps": "D", "cytoreductive-surgery": "D",
+               "liver-transplantation": "D", "repeat-resection": "D"}, grade="G1", gaps=("fitness",))),
     # B34 other side: the MDT judgement alone is enough.
     (variant(V01, "B34b", "MDT fitness judgement without ECOG (B34, other side)", ecog=None, fit=True),
      Expected({"curative-resection": "R"}, grade="G1")),
