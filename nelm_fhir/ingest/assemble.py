@@ -263,11 +263,13 @@ def _pcs_whipple(out: Collected) -> list[ProcedureRecord]:
         return code.replace(".", "").upper() if "ICD10" in system.upper() or "10-PCS" in system.upper() else ""
 
     pancreas = [n for n in out.procedure_notes if part(n.code).startswith(_PCS_PANCREAS) and n.date is not None]
-    duodenum = {n.date for n in out.procedure_notes if part(n.code).startswith(_PCS_DUODENUM) and n.date is not None}
+    duodenum = {n.date for n in out.procedure_notes if part(n.code).startswith(_PCS_DUODENUM)}
+    undated = [n for n in out.procedure_notes if part(n.code).startswith(_PCS_PANCREAS) and n.date is None]
+    # B28: a component whose date cannot be read may be of the same day: read as the Whipple it may be.
     return [
         ProcedureRecord(kind=ProcedureKind.WHIPPLE, code=n.code, source=n.source, date=n.date)
-        for n in pancreas
-        if n.date in duodenum
+        for n in pancreas + undated
+        if n.date in duodenum or (duodenum and (n.date is None or None in duodenum))
     ]
 
 

@@ -48,7 +48,8 @@ TOPICS: dict[str, re.Pattern[str]] = {
         r"|\bbile[- ]duct[- ](?:bypass|to[- ](?:bowel|jejunum|intestine))"
         # B28 (reading): a pancreatic resection or an anastomosis status named only by text may be a Whipple
         r"|\bexcision\s+of\s+(?:the\s+)?pancreas|\bpancreat\w*\s+(?:head\s+)?(?:excision|resection)|\bpancreatectom"
-        r"|\bintestinal\s+bypass|\banastomosis\s+status",
+        r"|\bintestinal\s+bypass|\banastomosis\s+status|\bduodenectom"
+        r"|\b(?:excision|resection)\s+of\s+(?:the\s+)?duodenum",
         re.IGNORECASE,
     ),
     "portal-vein-thrombosis": re.compile(

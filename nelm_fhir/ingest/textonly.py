@@ -26,6 +26,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for kind, pattern in (
         ("ki67", r"\bki[- ]?67\b|\bmib[- ]?1\b"),
         ("mitotic-count", r"\bmitos[ie]s\b|\bmitotic\b"),
+        ("who-grade", r"\bwho[- ]grade\b|\bhistologic(al)? grade\b|\btumou?r grade\b"),
         ("karnofsky", r"\bkarnofsky\b|\bkps\b"),
         ("ecog", r"\becog\b|\bwho performance\b|\bperformance status\b"),
         ("fit-for-major-surgery", r"\bfit(ness)? for (major )?surgery\b"),
@@ -46,6 +47,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("achievable-debulking-percent", r"\bdebulk|\bremovable\b"),
         ("disease-status", r"\bdisease (progression|status)\b|\bprogressive disease\b|\brestaging\b"),
         ("frilling-type", r"\bfrilling\b"),
+        ("resection-extent", r"\bresection[- ]extent\b|\bextent of (the )?(planned )?resection\b"),
         ("tumour-size", r"\btumou?r size\b|\bsize tumou?r\b|\blesion size\b|\bsize of (the )?(tumou?r|lesion)\b"),
     )
 )

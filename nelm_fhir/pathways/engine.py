@@ -186,14 +186,12 @@ def _hold_back(ctx: Context, rated: dict[Modality, Rated]) -> dict[Modality, Rat
     if _route(rated) is Status.RECOMMENDED:
         return rated
     unknown = ctx.unknown_by_record
-    blocking = tuple(
-        dict.fromkeys(
-            e
-            for m in _ROUTE
-            for e in rated[m].blocking
-            if (e in unknown or e.startswith(CONFIRM_PREFIX)) and rated[m].result.status is _D
-        )
-    )
+    if not unknown and not ctx.unconfirmed:
+        return rated  # nothing unreadable, undated or to confirm: the rule book's reading of missing data (B26)
+    # The route may be insufficient-data through another element that the damaged record decides
+    # (an unreadable lesion size makes the planned resection "major", which then needs an FLR): every
+    # element blocking a resection route counts.
+    blocking = tuple(dict.fromkeys(e for m in _ROUTE if rated[m].result.status is _D for e in rated[m].blocking))
     if not blocking:
         return rated
     if_resected = _rate_all(ctx, Status.RECOMMENDED)
@@ -203,7 +201,7 @@ def _hold_back(ctx: Context, rated: dict[Modality, Rated]) -> dict[Modality, Rat
             continue
         now, then = rated[modality].result, if_resected[modality].result
         if _FAVOUR.get(then.status, 0) < _FAVOUR.get(now.status, 0):
-            summary = "Insufficient data: whether a resection is preferred cannot be told from the record (B28)"
+            summary = "Insufficient data: whether a resection is preferred cannot be told from the record (B28)."
             held[modality] = Rated(
                 result=dataclasses.replace(now, status=_D, summary=summary),
                 blocking=(*rated[modality].blocking, *blocking),

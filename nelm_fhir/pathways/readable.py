@@ -20,7 +20,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 
-from nelm_fhir.model import Differentiation, Grade, LabKind, LabResult, NelmProfile, UnreadableResult
+from nelm_fhir.model import Differentiation, Fact, Grade, LabKind, LabResult, NelmProfile, UnreadableResult
 from nelm_fhir.model.renal import ckd_epi_2021
 from nelm_fhir.pathways.config import PathwayConfig
 
@@ -158,7 +158,7 @@ def readable_view(
         if newest is not None and _newer_or_same(newest, fact.date if fact is not None else None):
             changes[name] = None
             blocked.setdefault(element, newest)
-    grading = _newest(by_kind.get("ki67", []) + by_kind.get("mitotic-count", []))
+    grading = _newest(by_kind.get("ki67", []) + by_kind.get("mitotic-count", []) + by_kind.get("who-grade", []))
     if grading is not None and not _worst_grade(profile):
         dates = [k.date for k in profile.ki67] + ([profile.mitotic_count.date] if profile.mitotic_count else [])
         newest_readable = max((d or _MIN for d in dates), default=None)
@@ -167,6 +167,11 @@ def readable_view(
             if getattr(profile, "stated_grade", None) is not None:
                 changes["stated_grade"] = None
             blocked["ki67Percent"] = grading
+    extent = _newest(by_kind.get("resection-extent", []))
+    recorded = getattr(profile, "resection_extent", None)
+    if extent is not None and _newer_or_same(extent, recorded.date if recorded is not None else None):
+        # B38/B28: an unreadable resection extent is not "none recorded" (which may read as minor): major.
+        changes["resection_extent"] = Fact(value="major", source=extent.source, date=extent.date)
     primary = _newest(by_kind.get("primary", []))
     if primary is not None and profile.primary is None:
         blocked["primaryTumour"] = primary  # B28/B30: a primary named only by text is not "no primary"

@@ -29,9 +29,8 @@ from nelm_fhir.pathways import evaluate, load_config
 from nelm_fhir.terminology import default_terminology
 
 VIGNETTES = Path(__file__).resolve().parents[1] / "vignettes"
-# The public vignettes (VIGNETTES.md) and the B27-B29 ones of issue 11; see docs/clinical-review.md for
-# what this property found on the other issue-11 vignettes (B31-B38), left to their rules.
-FILES = sorted(p.name for p in VIGNETTES.glob("*.json") if p.name.startswith(("V", "B27", "B28c", "B28d", "B29")))
+# Every vignette: the public ones (VIGNETTES.md) and those of issue 11 (B27-B40).
+FILES = sorted(p.name for p in VIGNETTES.glob("*.json") if p.name != "expected.json")
 NOW = dt.date(2026, 11, 26)
 CONFIG = load_config()
 RANK = {"recommended": 2, "consider": 1}
@@ -106,6 +105,19 @@ def _evaluate(bundle: Json) -> tuple[dict[str, str], Any]:
     return {r.modality.value: r.status.value for r in evaluation.results}, profile
 
 
+# Violations this property found in rules outside the reading of values (B27-B29), reported to their owner
+# and listed in docs/clinical-review.md. Strict: when a rule is fixed the case passes and must leave this list.
+KNOWN_VIOLATIONS = {
+    ("B32a.json", "Condition/b32a-pregnancy", "text-only"): "B32/B28: a pregnancy written only as text blocks "
+    "what pregnancy contraindicates but not what it caps: SSA goes from C (coded pregnancy) to R",
+    ("B35a.json", "Observation/b35a-old-bilirubin", "unreadable"): "B35: an unreadable old bilirubin removes the "
+    "'liver function last abnormal' cap; hepatectomies do not require liver function when it is missing",
+    ("B35a.json", "Observation/b35a-old-bilirubin", "text-only"): "B35: as above, for a bilirubin named only by text",
+    ("B36a.json", "Observation/b36a-lesion-1", "undated"): "ablation: a lesion whose size is stale or undated "
+    "no longer counts as >= 5 cm, so RFA goes from N to C",
+}
+
+
 def _cases() -> Iterator[Any]:
     for name in FILES:
         bundle = json.loads((VIGNETTES / name).read_text(encoding="utf-8"))
@@ -113,7 +125,9 @@ def _cases() -> Iterator[Any]:
             for how in DAMAGES:
                 if damage(resource, how) is not None:
                     ref = f"{resource['resourceType']}/{resource['id']}"
-                    yield pytest.param(name, index, how, id=f"{name}-{ref}-{how}")
+                    known = KNOWN_VIOLATIONS.get((name, ref, how))
+                    marks = [pytest.mark.xfail(strict=True, reason=known)] if known else []
+                    yield pytest.param(name, index, how, id=f"{name}-{ref}-{how}", marks=marks)
 
 
 CASES = list(_cases())
