@@ -100,11 +100,13 @@ def contract_local_codes() -> list[str]:
 
 def test_every_local_finding_code_is_recognised() -> None:
     codes = contract_local_codes()
-    assert len(codes) == 15
+    assert len(codes) == 18  # issue 11 added lesion-count, resection-extent and who-grade (B37-B39)
+    assert {"lesion-count", "resection-extent", "who-grade"} <= set(codes)
     term = default_terminology()
     for code in codes:
         assert term.concept(systems.FINDING, code) == f"finding:{code}"
-    for value in ("type-I", "type-II", "type-III", "well", "poor", "in-situ", "resected", "unknown-primary"):
+    for value in ("type-I", "type-II", "type-III", "well", "poor", "in-situ", "resected", "unknown-primary",
+                  "minor", "major", "G1", "G2", "G3"):
         assert term.concept(systems.FINDING, value) is not None, value
 
 
