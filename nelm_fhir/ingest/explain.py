@@ -144,6 +144,16 @@ def _lab_label(lab: LabResult, profile: NelmProfile) -> str:
         shown = f"eGFR {lab.value:g} {lab.unit} {lab.derivation}"
     if latest is not None and latest.source != lab.source and (latest.date or dt.date.min) >= (lab.date or dt.date.min):
         return f"superseded:{lab.kind.value} by the newer result {latest.source}"
+    unreadable = [
+        u
+        for u in profile.unreadable
+        if u.kind == lab.kind.value and (u.date is None or lab.date is None or u.date >= lab.date)
+    ]
+    if unreadable:
+        return (
+            f"superseded:{lab.kind.value} by the newer result {unreadable[0].source}, which could not be read"
+            " (B28: an older result is not used in its place)"
+        )
     return shown
 
 

@@ -363,6 +363,10 @@ def test_explain_names_every_resource_and_why() -> None:
     assert uses["Observation/bili"].use == "used" and "bilirubin 0.6" in uses["Observation/bili"].why
     assert uses["Observation/bili-old"].use == "superseded" and "Observation/bili" in uses["Observation/bili-old"].why
     assert uses["Observation/bili-bad"].use == "unreadable" and uses["Observation/bili-bad"].problems
+    newer_bad = lab("bili-newer-bad", "1975-2", 0.7, "furlong", date="2026-11-20")
+    record = bundle(*data_, newer_bad)
+    uses = {u.reference: u for u in explain_record(record, ingest(record, as_of=NOW))}
+    assert uses["Observation/bili"].use == "superseded" and "could not be read" in uses["Observation/bili"].why
     assert uses["Observation/bp"].use == "ignored"
     assert uses["Patient/p1"].use == "used"
     table = render_explanation(list(uses.values()))
