@@ -366,6 +366,9 @@ def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> 
     )
     largest = max(fresh_lesions, key=lambda lesion: (lesion.size_cm or 0.0, lesion.source), default=None)
     largest = None if "lesionSize" in unreadable else largest  # B28: a lesion of unreadable size
+    older = [lesion.size_cm for lesion in profile.lesions if lesion.size_cm is not None and lesion not in fresh_lesions]
+    if largest is not None and older and max(older) > (largest.size_cm or 0.0):
+        largest = None  # B24/B29: a larger lesion measured only on stale or undated imaging: the largest is unknown
     count, count_sources = _lesion_count(profile)
     course = read_course(profile, now, b.fresh)
     dates = grading_dates(profile)

@@ -112,6 +112,14 @@ class Verdict:
             # criterion itself is recorded by each rule; this only gives the gap precedence over "not recommended").
             self._confirm.append("performance status or MDT fitness judgement needed (B34)")
             self.missing.append("fitness")
+        possible = [r for r in ctx.unconfirmed if r.topic == "pregnancy"]
+        if possible and not ctx.pregnant and modality in _PREGNANCY_C:
+            # B28 on B32: a possible pregnancy caps what a pregnancy caps (what it excludes is D above).
+            self.caution(
+                Criterion(id="not-pregnant", label="not pregnant", met=None,
+                          note=f"possible pregnancy to confirm ({possible[0].text}): {PREGNANCY_WARNING}",
+                          sources=tuple(r.source for r in possible), beyond_source_review=True),
+                "possible pregnancy (B28, B32)")
         if ctx.pregnant:
             sources = tuple(r.source for r in ctx.pregnancy)
             beyond = modality is not M.PRRT

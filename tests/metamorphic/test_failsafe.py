@@ -108,13 +108,9 @@ def _evaluate(bundle: Json) -> tuple[dict[str, str], Any]:
 # Violations this property found in rules outside the reading of values (B27-B29), reported to their owner
 # and listed in docs/clinical-review.md. Strict: when a rule is fixed the case passes and must leave this list.
 KNOWN_VIOLATIONS = {
-    ("B32a.json", "Condition/b32a-pregnancy", "text-only"): "B32/B28: a pregnancy written only as text blocks "
-    "what pregnancy contraindicates but not what it caps: SSA goes from C (coded pregnancy) to R",
     ("B35a.json", "Observation/b35a-old-bilirubin", "unreadable"): "B35: an unreadable old bilirubin removes the "
     "'liver function last abnormal' cap; hepatectomies do not require liver function when it is missing",
     ("B35a.json", "Observation/b35a-old-bilirubin", "text-only"): "B35: as above, for a bilirubin named only by text",
-    ("B36a.json", "Observation/b36a-lesion-1", "undated"): "ablation: a lesion whose size is stale or undated "
-    "no longer counts as >= 5 cm, so RFA goes from N to C",
 }
 
 

@@ -73,7 +73,7 @@ def gaps(ev: Evaluation, element: str) -> list[dict[str, Any]]:
     # (SSA is not "unaffected" here: with resection unrated it is no longer "not needed", by design of B18/B23.)
     ("hepatic-failure", {}, (M.CURATIVE_RESECTION,), (M.INTERFERON_ALPHA,)),
     ("pregnancy", UNRESECTABLE | {"progressive": True}, (M.PRRT, M.RADIOEMBOLIZATION, M.TACE),
-     (M.SOMATOSTATIN_ANALOGUE, M.TAE)),
+     (M.INTERFERON_ALPHA,)),
     ("extrahepatic", {}, (M.CURATIVE_RESECTION,), (M.INTERFERON_ALPHA,)),
 ])
 def test_b28_text_only_record_makes_what_it_could_contraindicate_insufficient(
@@ -89,6 +89,16 @@ def test_b28_text_only_record_makes_what_it_could_contraindicate_insufficient(
     assert gap["why"].startswith(f"confirm: text naming {topic}") and "B28" in gap["why"]
     assert {m.value for m in blocked} <= set(gap["blocks"])
     assert not gaps(plain, "recordToConfirm")
+
+
+def test_b28_a_possible_pregnancy_also_caps_what_a_pregnancy_caps() -> None:
+    # Found by the fail-safe property: a text-only pregnancy must not leave SSA recommended where a coded
+    # pregnancy would cap it at consider.
+    setting = UNRESECTABLE | {"progressive": True}
+    plain, texted = run(**setting), run(**setting, unconfirmed=("pregnancy",))
+    assert status(plain, M.SOMATOSTATIN_ANALOGUE) == R and status(texted, M.SOMATOSTATIN_ANALOGUE) == C
+    assert "obstetric and MDT input required" in texted.result(M.SOMATOSTATIN_ANALOGUE).warnings[0]
+    assert status(texted, M.TAE) == C
 
 
 def test_b28_a_coded_contraindication_still_wins_over_a_text_record() -> None:
@@ -380,3 +390,15 @@ def test_b40_any_syndrome_kind_is_functional(kind: SyndromeKind) -> None:
     cyto = run(dataclasses.replace(make_profile(**UNRESECTABLE, debulk=80.0, burden_symptoms=True),
                                    syndromes=(syndrome,)))
     assert "non-functional" not in " ".join(c.label for c in cyto.result(M.CYTOREDUCTIVE_SURGERY).criteria)
+
+
+def test_a_larger_lesion_on_stale_imaging_leaves_the_largest_unknown() -> None:
+    # Found by the fail-safe property: an out-of-date 6 cm lesion must not let a fresh 4 cm one read as
+    # "every lesion below 5 cm" (RFA would go from not-recommended to consider/recommended).
+    fresh_only = make_profile(**UNFIT_SINGLE, lesions=(4.0,))
+    old_big = dataclasses.replace(fresh_only, lesions=(
+        *fresh_only.lesions, LiverLesion(source="Observation/old-big", size_cm=6.0, date=NOW - dt.timedelta(days=120))))
+    both_fresh = make_profile(**UNFIT_SINGLE, lesions=(4.0, 6.0))
+    assert status(run(fresh_only), M.RFA) == R
+    assert status(run(both_fresh), M.RFA) == N
+    assert status(run(old_big), M.RFA) == D
