@@ -76,6 +76,11 @@ def hepatectomy_safe(v: Verdict, ctx: Context) -> None:
     """B16 and B35 on every hepatectomy: hepatic insufficiency excludes it; stale abnormal liver tests cap it at C."""
     hep, _ = hepatic_function(ctx)
     v.contraindication(hep, "hepatic insufficiency (B16)")
+    unread = [e for e in ("bilirubin", "albumin", "inr") if e in ctx.unreadable]
+    if unread and hep.met is not False:
+        # B28 on B16/B35: the newest liver test could not be read; a hepatectomy, which it could exclude,
+        # cannot be rated until it is repeated or corrected (a missing test stays no gap, A.6).
+        v.require(*unread)
     stale = ctx.stale_liver_function
     if stale and hep.met is not False:
         last = max(lab.date or dt.date.min for lab in stale)

@@ -108,9 +108,6 @@ def _evaluate(bundle: Json) -> tuple[dict[str, str], Any]:
 # Violations this property found in rules outside the reading of values (B27-B29), reported to their owner
 # and listed in docs/clinical-review.md. Strict: when a rule is fixed the case passes and must leave this list.
 KNOWN_VIOLATIONS = {
-    ("B35a.json", "Observation/b35a-old-bilirubin", "unreadable"): "B35: an unreadable old bilirubin removes the "
-    "'liver function last abnormal' cap; hepatectomies do not require liver function when it is missing",
-    ("B35a.json", "Observation/b35a-old-bilirubin", "text-only"): "B35: as above, for a bilirubin named only by text",
 }
 
 

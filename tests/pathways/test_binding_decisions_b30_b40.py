@@ -29,6 +29,7 @@ from nelm_fhir.model import (
     SpecimenSite,
     SyndromeFinding,
     SyndromeKind,
+    UnreadableResult,
 )
 from nelm_fhir.pathways import Evaluation, Modality, evaluate, load_config
 from tests.pathways.builder import NOW, RECENT, make_profile, months_ago
@@ -402,3 +403,15 @@ def test_a_larger_lesion_on_stale_imaging_leaves_the_largest_unknown() -> None:
     assert status(run(fresh_only), M.RFA) == R
     assert status(run(both_fresh), M.RFA) == N
     assert status(run(old_big), M.RFA) == D
+
+
+def test_b28_on_b35_an_unreadable_liver_test_blocks_hepatectomies_a_missing_one_does_not() -> None:
+    # B28: the newest bilirubin could not be read -> what it could exclude (every hepatectomy, B16) is D;
+    # a bilirubin that is simply not recorded stays no gap for a resection (A.6), as before.
+    missing = make_profile(labs={LabKind.BILIRUBIN: None})
+    unreadable = dataclasses.replace(missing, unreadable=(
+        UnreadableResult(kind="bilirubin", source="Observation/bili-bad", reason="unit 'mg' unknown", date=RECENT),))
+    assert status(run(missing), M.CURATIVE_RESECTION) == R
+    ev = run(unreadable)
+    assert status(ev, M.CURATIVE_RESECTION) == D
+    assert any(g.element == "bilirubin" and M.CURATIVE_RESECTION in g.blocks for g in ev.data_gaps)
