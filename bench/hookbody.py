@@ -93,6 +93,10 @@ def _matches(resource: Mapping[str, Any], params: list[tuple[str, str]], patient
             concepts = [c for e in _CODE_ELEMENTS for c in _as_list(resource.get(e))]
             if not _token_match(concepts, tokens):
                 return False
+        elif base == "component-code":
+            concepts = [c.get("code") for c in _as_list(resource.get("component")) if isinstance(c, dict)]
+            if not _token_match(concepts, tokens):
+                return False
         elif base == "category":
             if not _token_match(_as_list(resource.get("category")), tokens):
                 return False

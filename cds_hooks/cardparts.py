@@ -188,7 +188,7 @@ _LAB_LABEL = {
     LabKind.NEUTROPHILS: "Neutrophils", LabKind.BILIRUBIN: "Bilirubin (total)", LabKind.ALBUMIN: "Albumin",
     LabKind.INR: "INR", LabKind.CHROMOGRANIN_A: "Chromogranin A", LabKind.HIAA_5: "5-HIAA",
 }
-_REF = re.compile(r"^[A-Za-z]{1,64}/[A-Za-z0-9\-.]{1,64}$")
+_REF = re.compile(r"^[A-Za-z]{1,64}/[A-Za-z0-9\-.]{1,64}(#[A-Za-z0-9\-.]{1,64})?$")  # "#id": a contained result
 NONE_RECORDED = "none recorded"
 
 

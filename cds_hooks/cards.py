@@ -70,6 +70,8 @@ _SHORT: dict[str, str] = {
     "frillingType": "Frilling type", "liverInvolvementPercent": "liver involvement", "lesionSize": "lesion sizes",
     "monthsStable": "disease status", "achievableDebulkingPercent": "debulking estimate",
     "krenningScore": "SSTR PET", "fdgPetPositive": "FDG-PET", "renalFunction": "eGFR", "inr": "INR",
+    "ki67AfterProgression": "Ki-67 after progression", "primaryTumour": "primary tumour",
+    "recordToConfirm": "record to confirm", "bilioEntericAnastomosis": "bilio-enteric anastomosis",
 }
 
 
@@ -315,7 +317,7 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
         "source": source_of(ctx, blocked[0] if len(blocked) == 1 else None, label="NELM Pathways: data gaps"),
         "links": [link_to_app(ctx, {"view": "data-gaps"})],
     }
-    if len(blocked) > 1:
+    if blocked:  # one blocked option too: the card names what it is about (CONTRACT.md section 5)
         card["extension"] = {"org.nelm-cds.modalities": [m.value for m in blocked]}
     if suggestions:
         card["suggestions"] = suggestions

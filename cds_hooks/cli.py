@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--now", help="evaluation date YYYY-MM-DD (default: today)")
     evaluate.add_argument("--format", choices=["json", "text"], default="json", help="json (default) or text")
     evaluate.add_argument("--config", help="site pathway configuration (JSON) overriding configurable thresholds")
+    evaluate.add_argument(
+        "--explain",
+        action="store_true",
+        help="also list every resource of the record, used or not, and why (JSON key recordReading; a table in text)",
+    )
 
     check = sub.add_parser(
         "check-mappings",
@@ -54,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "evaluate":
         from nelm_fhir.report import run_evaluate
 
-        return run_evaluate(args.file, now=args.now, fmt=args.format, config_path=args.config)
+        return run_evaluate(args.file, now=args.now, fmt=args.format, config_path=args.config, explain=args.explain)
     if args.command == "check-mappings":
         from nelm_fhir.terminology import check_mappings_main
 

@@ -42,6 +42,13 @@ _RULE_MODALITIES: dict[str, tuple[str, ...]] = {
     "B23": ("somatostatin-analogue", "everolimus", "sunitinib", "chemotherapy", "interferon-alpha"),
     # A.6: the Ki-67 specimen age limit applies where the grade decides (the B4 list)
     "A.6": (*_SURGERY, "prrt", "everolimus", "sunitinib", "chemotherapy"),
+    # B32-B38 (issue 11): pregnancy on every option it caps or excludes, liver function and FLR on hepatectomies,
+    # the Ki-67 age limit (B36) where the grade decides.
+    "B32": _ALL,
+    "B35": ("curative-resection", "simultaneous-resection", "repeat-resection", "portal-vein-embolization",
+            "two-stage-hepatectomy", "alpps"),
+    "B36": (*_SURGERY, "prrt", "everolimus", "sunitinib", "chemotherapy"),
+    "B38": ("curative-resection", "simultaneous-resection", "repeat-resection"),
 }
 
 _MISSING = "cited in the seed review's text; its reference list as provided ends before this number"

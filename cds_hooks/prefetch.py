@@ -100,8 +100,9 @@ def prefetch_templates(terminology: Terminology) -> dict[str, str]:
     A category too long for one URL is split over numbered keys (``labs``, ``labs2``…); the fallback
     fetcher resolves the same templates, so a client that prefetches nothing gets the same data.
     """
-    ki67 = _code_list(_entries_of(terminology, lambda e: e.concept in _KI67_CONCEPTS))
-    labs = _code_list(_entries_of(terminology, lambda e: e.namespace == "lab"))
+    ki67_entries = _entries_of(terminology, lambda e: e.concept in _KI67_CONCEPTS)
+    lab_entries = _entries_of(terminology, lambda e: e.namespace == "lab")
+    ki67, labs = _code_list(ki67_entries), _code_list(lab_entries)
     findings = _code_list(_entries_of(terminology, lambda e: e.namespace == "finding" or e.concept in _FINDING_OBS))
     templates: dict[str, str] = {
         "patient": "Patient/{{context.patientId}}",
@@ -116,6 +117,11 @@ def prefetch_templates(terminology: Terminology) -> dict[str, str]:
     templates |= _split("labs", labs, lambda codes: f"Observation?{_P}&code={codes}&_sort=-date&_count={PAGE_SIZE}")
     templates |= _split("findings", findings, lambda codes: f"Observation?{_P}&code={codes}"  # focus: the lesion
                         f"&_include=Observation:focus&_sort=-date&_count={PAGE_SIZE}")
+    # B27: results EHRs send as panel components (blood counts, chemistry, synoptic pathology reports)
+    # and DiagnosticReports (pathology and imaging: their contained results and the results they list).
+    templates |= _split("panels", _code_list([*ki67_entries, *lab_entries]), lambda codes: f"Observation?{_P}"
+                        f"&component-code={codes}&_sort=-date&_count={PAGE_SIZE}")
+    templates["reports"] = f"DiagnosticReport?{_P}&_include=DiagnosticReport:result&_sort=-date&_count={PAGE_SIZE}"
     templates |= {
         "procedures": f"Procedure?{_P}&_count={PAGE_SIZE}",
         "medicationRequests": f"MedicationRequest?{_P}&_include=MedicationRequest:medication&_count={PAGE_SIZE}",

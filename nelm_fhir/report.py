@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nelm_fhir.ingest import NotABundleError, PatientMismatchError, ingest
+from nelm_fhir.ingest.explain import explain_record, render_explanation
 from nelm_fhir.pathways import ConfigError, Evaluation, Status, evaluate, load_config
 
 __all__ = ["EXIT_BAD_INPUT", "read_bundle", "render_text", "run_evaluate"]
@@ -70,8 +71,12 @@ def _parse_now(now: str | None) -> dt.date:
         raise InputError(f"--now: expected a date YYYY-MM-DD, got {now!r}") from None
 
 
-def run_evaluate(path: str, *, now: str | None, fmt: str, config_path: str | None) -> int:
-    """Print the evaluation of the Bundle at ``path``; return 0, or 2 with one line on stderr for bad input."""
+def run_evaluate(path: str, *, now: str | None, fmt: str, config_path: str | None, explain: bool = False) -> int:
+    """Print the evaluation of the Bundle at ``path``; return 0, or 2 with one line on stderr for bad input.
+
+    ``explain`` adds how the record was read: every resource, used or not, and why (JSON key
+    ``recordReading``; in text a table after the evaluation).
+    """
     try:
         when = _parse_now(now)
         config = load_config(Path(config_path) if config_path else None)
@@ -83,6 +88,14 @@ def run_evaluate(path: str, *, now: str | None, fmt: str, config_path: str | Non
         return _fail(f"{'standard input' if path == '-' else path}: not a usable FHIR R4 Bundle: {_one_line(exc)}")
     evaluation = evaluate(profile, now=when, config=config)
     text = render_text(evaluation) if fmt == "text" else render_json(evaluation)
+    if explain:
+        uses = explain_record(bundle, profile)
+        if fmt == "text":
+            text += render_explanation(uses)
+        else:
+            data = evaluation.to_json()
+            data["recordReading"] = [u.to_json() for u in uses]
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     sys.stdout.buffer.write(text.encode("utf-8"))
     sys.stdout.flush()
     return 0

@@ -132,3 +132,17 @@ def test_text_view_labels_engineering_defaults_and_how_to_fill_gaps(capsysbinary
     stale = _run(capsysbinary, str(VIGNETTES / "V01.json"), "--now", "2027-12-01", "--format", "text")[1]
     assert "[older than the Ki-67 age limit" in stale
     assert "ki67Percent: Ki-67 index (or mitotic count): last result of 2026-08-26 is older than 12 months" in stale
+
+
+def test_explain_lists_every_resource_in_json_and_text(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    bundle = json.loads(Path(V01).read_text(encoding="utf-8"))
+    refs = [f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]]
+    code, out, _err = _run(capsysbinary, V01, "--now", "2026-11-26", "--explain")
+    reading = json.loads(out)["recordReading"]
+    assert code == 0 and [r["reference"] for r in reading] == refs
+    assert {r["use"] for r in reading} <= {"used", "superseded", "unreadable", "unusable", "ignored"}
+    assert all(r["why"] for r in reading)
+    code, text, _err = _run(capsysbinary, V01, "--now", "2026-11-26", "--format", "text", "--explain")
+    assert code == 0 and "HOW THE RECORD WAS READ" in text and all(ref in text for ref in refs)
+    code, plain, _err = _run(capsysbinary, V01, "--now", "2026-11-26")
+    assert "recordReading" not in json.loads(plain)

@@ -277,9 +277,13 @@ def _codings(value: Any) -> Iterable[tuple[str | None, str | None]]:
 
 def _token_matches(resource: Mapping[str, Any], param: str, wanted: str) -> bool:
     elements = _TOKEN_ELEMENTS.get(param)
-    if elements is None:
+    if param == "component-code":  # B27: the codes of an Observation's components (panels, synoptic reports)
+        components = resource.get("component")
+        present = [c.get("code") for c in components if isinstance(c, dict)] if isinstance(components, list) else []
+    elif elements is None:
         return True  # a parameter this small search does not know: return a superset
-    present = [resource[e] for e in elements if e in resource]
+    else:
+        present = [resource[e] for e in elements if e in resource]
     for alt in wanted.split(","):
         system, _, code = alt.rpartition("|") if "|" in alt else (None, "", alt)
         for value in present:

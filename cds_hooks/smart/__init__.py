@@ -2,7 +2,8 @@
 
 ``init_app(app, settings)`` registers the ``/smart`` blueprint and its server-side session store.
 Routes: ``/smart/launch``, ``/smart/callback``, ``/smart/app``, ``/smart/app/findings``,
-``/smart/app/theme.css``, ``/smart/dev-launch`` (development only). Raises ``RegistrationError``
+``/smart/app/theme.css``, ``/smart/app/reading`` (how the record was read),
+``/smart/dev-launch`` (development only). Raises ``RegistrationError``
 (broken registration file) or ``SmartConfigError`` (production without ``NELM_SECRET_KEY``).
 """
 
@@ -17,6 +18,7 @@ from flask import Flask
 from cds_hooks.config import Settings
 from cds_hooks.smart import launch as _launch_routes  # noqa: F401 - registers the routes
 from cds_hooks.smart import page as _page_routes  # noqa: F401 - registers the routes
+from cds_hooks.smart import reading as _reading_routes  # noqa: F401 - registers the routes
 from cds_hooks.smart.identity import new_jwks_cache
 from cds_hooks.smart.registry import RegistrationError, SmartRegistration, load_registrations
 from cds_hooks.smart.sessions import SmartSessionStore, engine_for

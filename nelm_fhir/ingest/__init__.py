@@ -25,6 +25,7 @@ from typing import Any
 
 from nelm_fhir.ingest.assemble import assemble
 from nelm_fhir.ingest.bundle import check_patient, index_items, unpack
+from nelm_fhir.ingest.clinical import text_only
 from nelm_fhir.ingest.collected import Collected
 from nelm_fhir.ingest.common import Ctx, Item, to_date
 from nelm_fhir.ingest.condition import read_condition, relevant_condition
@@ -34,6 +35,8 @@ from nelm_fhir.ingest.medication import MEDICATION_TYPES, read_medication, relev
 from nelm_fhir.ingest.observation import FINAL, IGNORED, read_observation, relevant_observation
 from nelm_fhir.ingest.patient import read_patient
 from nelm_fhir.ingest.procedure import read_procedure, relevant_procedure
+from nelm_fhir.ingest.report import link_report_dates, read_report, relevant_panel, relevant_report
+from nelm_fhir.ingest.textonly import text_only_condition, text_only_result
 from nelm_fhir.model import NelmProfile
 from nelm_fhir.terminology import MappingEntry, Terminology, default_terminology
 
@@ -42,6 +45,7 @@ __all__ = ["LAB_RESULTS_KEPT", "NotABundleError", "PatientMismatchError", "inges
 Reader = Callable[[Item, MappingEntry, Ctx, Collected], None]
 
 _UNKNOWN_PATIENT = "Patient/unknown"
+_TEXT_ONLY_TYPES = frozenset({"Condition", "Procedure"})
 
 # Results of each lab kind read, newest first; the pathway uses the newest (and the profile shows a short trend).
 LAB_RESULTS_KEPT = 3
@@ -59,6 +63,7 @@ def ingest(
     ctx = Ctx(term=terminology if terminology is not None else default_terminology(), as_of=as_of)
     items = index_items(unpack(data, ctx), ctx)
     patient = check_patient(items, patient_id, ctx)
+    link_report_dates(items, ctx)
     out = Collected()
     relevant: list[tuple[Item, MappingEntry, Reader]] = []
     found: tuple[MappingEntry, Reader] | None
@@ -67,17 +72,30 @@ def ingest(
         rtype = raw.get("resourceType")
         if rtype == "Observation":  # most of a chart: looked up here without a further call
             entry = relevant_observation(raw, ctx)
-            found = None if entry is None else (entry, read_observation)
+            if entry is None and "component" in raw:
+                entry = relevant_panel(raw, ctx)  # a panel or synoptic report with relevant components (B27)
+            if entry is None:
+                code = raw.get("code")
+                if isinstance(code, dict) and "coding" not in code:
+                    text_only_result(item, ctx, out)  # B28: a result named only by text is unreadable, not absent
+                continue
+            found = (entry, read_observation)
         elif rtype == "Patient":
             read_patient(item, ctx, out)
             continue
         else:
             found = _relevant(item, rtype, ctx)
         if found is None:
+            if rtype in _TEXT_ONLY_TYPES:
+                text_only(item, ctx, out)  # B28: a decisive finding written only as text
+            if rtype == "Condition":
+                text_only_condition(item, ctx, out)  # B28: the NELM or the primary written only as text
             continue
         if raw.get("modifierExtension"):
             ctx.problem(f"{item.ref}.modifierExtension", "carries a modifier extension the product does not understand")
             continue
+        if rtype in _TEXT_ONLY_TYPES:
+            item = _without_unreadable_dates(item, ctx)  # B28: a bad date never drops the record
         relevant.append((item, *found))
     labs: dict[str, list[tuple[dt.date, Item, MappingEntry]]] = {}
     for item, entry, reader in _drop_superseded_preliminary(relevant):
@@ -129,9 +147,29 @@ def _relevant(item: Item, rtype: Any, ctx: Ctx) -> tuple[MappingEntry, Reader] |
         entry, reader = relevant_procedure(item.raw, ctx), read_procedure
     elif rtype in MEDICATION_TYPES:
         entry, reader = relevant_medication(item.raw, ctx, item), read_medication
+    elif rtype == "DiagnosticReport":
+        entry, reader = relevant_report(item.raw, ctx), read_report
     else:
         return None
     return (entry, reader) if entry is not None else None
+
+
+_DATE_KEYS = ("onsetDateTime", "recordedDate", "abatementDateTime", "performedDateTime")
+
+
+def _without_unreadable_dates(item: Item, ctx: Ctx) -> Item:
+    """Return a Condition/Procedure without the dates that are not FHIR dates, each listed as a problem (B28).
+
+    The record still says what it says (its code is readable); only its date is unknown, so it is
+    read undated rather than dropped, which would read as "none recorded" (B26).
+    """
+    raw = item.raw
+    bad = [k for k in _DATE_KEYS if isinstance(raw.get(k), str) and not matches(DATE_TIME, raw[k])]
+    if not bad:
+        return item
+    for key in bad:
+        ctx.problem(f"{item.ref}.{key}", f"{raw[key][:40]!r} is not a FHIR date: read without this date (B28)")
+    return Item({k: v for k, v in raw.items() if k not in bad}, item.ref, item.full_url)
 
 
 def _drop_superseded_preliminary(

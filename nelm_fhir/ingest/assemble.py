@@ -19,8 +19,10 @@ from nelm_fhir.model import (
     Differentiation,
     Fact,
     FrillingType,
+    Grade,
     LiverLesion,
     NelmProfile,
+    PregnancyRecord,
     PrimarySite,
     PrimaryStatus,
     PrimaryTumour,
@@ -101,6 +103,7 @@ def assemble(out: Collected, ctx: Ctx, patient: str) -> NelmProfile:
         ki67=ki67,
         mitotic_count=mitoses,
         grade=assess_grade(ki67, mitoses),
+        stated_grade=_finding(out, "who-grade", Grade),
         syndromes=tuple(sorted(out.syndromes, key=lambda s: (s.kind.value, s.source))),
         syndrome_refractory_to_ssa=_finding(out, "syndrome-refractory-to-ssa", bool),
         tumour_burden_symptoms=_finding(out, "tumour-burden-symptoms", bool),
@@ -111,6 +114,7 @@ def assemble(out: Collected, ctx: Ctx, patient: str) -> NelmProfile:
         lesion_count=_finding(out, "lesion-count", int),
         liver_involvement_percent=_finding(out, "liver-involvement-percent", float),
         flr_percent=_finding(out, "flr-percent", float),
+        resection_extent=_finding(out, "resection-extent", str),
         frilling_type=_finding(out, "frilling-type", FrillingType),
         resectable_r0=_finding(out, "resectable-r0", bool),
         achievable_debulking_percent=_finding(out, "achievable-debulking-percent", float),
@@ -127,7 +131,10 @@ def assemble(out: Collected, ctx: Ctx, patient: str) -> NelmProfile:
         labs=tuple(sorted(out.labs, key=lambda lab: (str(lab.kind), _neg(lab.date), lab.source))),
         drugs=tuple(sorted(out.drugs, key=lambda d: (d.start or _MIN, d.source, d.ingredient))),
         procedures=procedures,
+        pregnancy=_pregnancy(out),
+        unconfirmed=tuple(sorted(out.unconfirmed, key=lambda u: (u.topic, u.source))),
         problems=tuple(sorted(set(ctx.problems), key=lambda p: (p.path, p.message))),
+        unreadable=tuple(sorted(out.unreadable, key=lambda u: (u.kind, u.date or _MIN, u.source), reverse=True)),
     )
 
 
@@ -234,9 +241,41 @@ def _primary_resection(
     return best[1], best[2]
 
 
+def _pregnancy(out: Collected) -> tuple[PregnancyRecord, ...]:
+    """B32: pregnancy Conditions (SNOMED, Z33.1, O00-O9A) and pregnancy-status Observations, newest first."""
+    records = list(out.pregnancy) + [
+        PregnancyRecord(
+            source=c.source, code=c.code, kind="condition", pregnant=True, state=c.state, date=c.onset or c.recorded
+        )
+        for c in out.conditions.get("pregnancy", ())
+    ]
+    return tuple(sorted(records, key=lambda r: (r.date or _MIN, r.source), reverse=True))
+
+
+_PCS_PANCREAS = ("0FBG", "0FTG")
+_PCS_DUODENUM = ("0DB9", "0DT9")
+
+
+def _pcs_whipple(out: Collected) -> list[ProcedureRecord]:
+    """B31: an ICD-10-PCS pancreas resection and a duodenal resection on the same day are a Whipple."""
+    def part(note_code: str) -> str:
+        system, _, code = note_code.rpartition("|")
+        return code.replace(".", "").upper() if "ICD10" in system.upper() or "10-PCS" in system.upper() else ""
+
+    pancreas = [n for n in out.procedure_notes if part(n.code).startswith(_PCS_PANCREAS) and n.date is not None]
+    duodenum = {n.date for n in out.procedure_notes if part(n.code).startswith(_PCS_DUODENUM)}
+    undated = [n for n in out.procedure_notes if part(n.code).startswith(_PCS_PANCREAS) and n.date is None]
+    # B28: a component whose date cannot be read may be of the same day: read as the Whipple it may be.
+    return [
+        ProcedureRecord(kind=ProcedureKind.WHIPPLE, code=n.code, source=n.source, date=n.date)
+        for n in pancreas + undated
+        if n.date in duodenum or (duodenum and (n.date is None or None in duodenum))
+    ]
+
+
 def _all_procedures(out: Collected, primary: PrimaryTumour | None) -> list[ProcedureRecord]:
     """Return the procedures read, plus generic surgical procedures classified by their reason."""
-    records = list(out.procedures)
+    records = list(out.procedures) + _pcs_whipple(out)
     nelm_sources = {r.source for r in out.nelm}
     for note in out.procedure_notes:
         if note.concept != "surgical":

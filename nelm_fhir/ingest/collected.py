@@ -14,8 +14,11 @@ from nelm_fhir.model import (
     Ki67Result,
     LabResult,
     LiverLesion,
+    PregnancyRecord,
     ProcedureRecord,
     SyndromeFinding,
+    UnconfirmedRecord,
+    UnreadableResult,
 )
 
 __all__ = ["Collected", "LesionFlag", "PrimaryCandidate", "ProcedureNote"]
@@ -77,6 +80,9 @@ class Collected:
     procedures: list[ProcedureRecord] = field(default_factory=list)
     procedure_notes: list[ProcedureNote] = field(default_factory=list)
     drugs: list[DrugExposure] = field(default_factory=list)
+    pregnancy: list[PregnancyRecord] = field(default_factory=list)  # B32
+    unconfirmed: list[UnconfirmedRecord] = field(default_factory=list)  # B28 text only, B31 status codes
+    unreadable: list[UnreadableResult] = field(default_factory=list)  # B28
 
     def add_finding(self, code: str, fact: Fact[object]) -> None:
         """Keep one local finding (CONTRACT.md section 3) under its code."""

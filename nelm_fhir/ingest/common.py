@@ -49,6 +49,7 @@ class Ctx:
     as_of: dt.date
     index: dict[str, Item] = field(default_factory=dict)
     problems: list[IngestProblem] = field(default_factory=list)
+    report_dates: dict[str, dt.date] = field(default_factory=dict)  # result ref -> its DiagnosticReport's date
 
     def problem(self, path: str, message: str, *, severity: str = "error") -> None:
         """Record that a relevant element could not be used (error) or was used with a caveat (warning)."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from fhir.resources.R4B.condition import Condition
 
+from nelm_fhir.ingest.clinical import morphology_extras
 from nelm_fhir.ingest.collected import Collected, PrimaryCandidate
 from nelm_fhir.ingest.common import Ctx, Item, model_codings, raw_entry, to_date, validated
 from nelm_fhir.ingest.fastclinical import fast_condition
@@ -16,16 +17,22 @@ from nelm_fhir.model import (
     ExtrahepaticFinding,
     ExtrahepaticSite,
     Fact,
+    ProcedureKind,
+    ProcedureRecord,
     SyndromeFinding,
     SyndromeKind,
+    UnconfirmedRecord,
 )
 from nelm_fhir.terminology import MappingEntry
 
 __all__ = ["read_condition", "relevant_condition"]
 
-NAMESPACES = ("primary", "metastasis", "condition", "syndrome")
+NAMESPACES = ("primary", "metastasis", "condition", "syndrome", "history")
 _NAMESPACE_SET = frozenset(NAMESPACES)
 HISTOLOGY_EXTENSION = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
+
+_TOTAL_PANCREATECTOMY = "pancreas-total-absence"
+_SUGGESTS_ANASTOMOSIS = frozenset({"intestinal-anastomosis", "pancreas-partial-absence"})
 
 _ACTIVE = {"active", "recurrence", "relapse"}
 _HISTORY = {"inactive", "remission", "resolved"}
@@ -129,6 +136,25 @@ def read_condition(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) ->
         )
     elif entry.namespace == "condition":
         out.add_condition(entry.name, record)
+    elif entry.namespace == "history":
+        _history(record, entry, out)
+
+
+def _history(record: ConditionRecord, entry: MappingEntry, out: Collected) -> None:
+    """B31: Z90.410 (no pancreas) implies a bilio-enteric anastomosis; Z98.0 / Z90.411 only suggest one."""
+    date = record.onset or record.recorded
+    if entry.name == _TOTAL_PANCREATECTOMY:
+        kind = ProcedureKind.BILIO_ENTERIC_ANASTOMOSIS
+        out.procedures.append(ProcedureRecord(kind=kind, code=record.code, source=record.source, date=date))
+    elif entry.name in _SUGGESTS_ANASTOMOSIS:
+        out.unconfirmed.append(
+            UnconfirmedRecord(
+                topic="bilio-enteric-status",
+                text=f"{entry.code} {entry.display.split(' (')[0]}",
+                source=record.source,
+                date=date,
+            )
+        )
 
 
 def _metastasis(record: ConditionRecord, entry: MappingEntry, body: str | None, ctx: Ctx, out: Collected) -> None:
@@ -184,3 +210,11 @@ def _morphology(cond: Any, item: Item, record: ConditionRecord, entry: MappingEn
             continue
         found, sent = matched
         out.morphology.append((Fact(value=sent, source=item.ref, date=date), found.attributes.get("differentiation")))
+        morphology_extras(found.attributes, item.ref, date, out)
+        syndrome = found.attributes.get("syndrome")
+        if syndrome is not None:  # B40: a hormone-named tumour is functional ("from morphology")
+            out.syndromes.append(
+                SyndromeFinding(
+                    kind=SyndromeKind(syndrome), state=record.state, source=item.ref, code=sent, from_morphology=True
+                )
+            )

@@ -7,6 +7,7 @@ from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 
+from nelm_fhir.ingest.clinical import morphology_extras, pregnancy_status, read_extra_finding
 from nelm_fhir.ingest.collected import Collected, LesionFlag
 from nelm_fhir.ingest.common import (
     Ctx,
@@ -19,23 +20,35 @@ from nelm_fhir.ingest.common import (
     validated,
 )
 from nelm_fhir.ingest.fastpath import fast_observation
-from nelm_fhir.ingest.values import bool_value, coded_value, int_value, quantity_value
+from nelm_fhir.ingest.values import HIGH, LOW, bool_value, coded_value, int_value, measured_value, quantity_value
 from nelm_fhir.model import (
     Differentiation,
     DiseaseStatus,
     DiseaseTrend,
     Fact,
     FrillingType,
+    Grade,
     Ki67Result,
     LabKind,
     LabResult,
     LiverLesion,
     PrimaryStatus,
     SpecimenSite,
+    UnreadableResult,
 )
+from nelm_fhir.model.grading import grade_from_ki67
 from nelm_fhir.terminology import MappingEntry
 
-__all__ = ["FINAL", "IGNORED", "read_observation", "relevant_observation"]
+__all__ = [
+    "COMPONENT_OBS",
+    "FINAL",
+    "IGNORED",
+    "observation_date",
+    "raw_result_date",
+    "read_observation",
+    "relevant_observation",
+    "unreadable_kind",
+]
 
 FINAL = frozenset({"final", "amended", "corrected"})
 IGNORED = frozenset({"entered-in-error", "cancelled"})
@@ -51,11 +64,28 @@ USED_OBS = frozenset(
         "tumour-longest-dimension",
         "disease-status",
         "morphology",
+        "pregnancy-status",
     }
 )
 PRIMARY_SITES = frozenset({"small-intestine", "pancreas", "stomach", "appendix", "colon", "rectum", "lung", "thymus"})
 
 _PERCENT_FINDINGS = {"flr-percent", "liver-involvement-percent", "achievable-debulking-percent"}
+# B27 valueRange / bounds: which end of a result is worse for the patient.
+_WORSE_PERCENT = {"flr-percent": LOW, "liver-involvement-percent": HIGH, "achievable-debulking-percent": LOW}
+_WORSE_LAB = {
+    LabKind.EGFR: LOW,
+    LabKind.CRCL: LOW,
+    LabKind.CREATININE: HIGH,
+    LabKind.PLATELETS: LOW,
+    LabKind.HAEMOGLOBIN: LOW,
+    LabKind.LEUKOCYTES: LOW,
+    LabKind.NEUTROPHILS: LOW,
+    LabKind.BILIRUBIN: HIGH,
+    LabKind.ALBUMIN: LOW,
+    LabKind.INR: HIGH,
+    LabKind.CHROMOGRANIN_A: HIGH,
+    LabKind.HIAA_5: HIGH,
+}
 _BOOL_FINDINGS = {
     "resectable-r0",
     "fit-for-major-surgery",
@@ -81,28 +111,103 @@ def relevant_observation(raw: dict[str, Any], ctx: Ctx) -> MappingEntry | None:
 
 
 def observation_date(obs: Any) -> dt.date | None:
-    """Return the clinically relevant date: effective[x], else issued."""
+    """Return the date of a result (B27): effectiveDateTime, else the end of effectivePeriod, else issued."""
     if obs.effectiveDateTime is not None:
         return to_date(obs.effectiveDateTime)
     if obs.effectivePeriod is not None:
-        return to_date(obs.effectivePeriod.start) or to_date(obs.effectivePeriod.end)
+        return to_date(obs.effectivePeriod.end) or to_date(obs.effectivePeriod.start)
     if obs.effectiveInstant is not None:
         return to_date(obs.effectiveInstant)
     return to_date(obs.issued)
 
 
+def raw_result_date(raw: dict[str, Any]) -> dt.date | None:
+    """Return the date of a raw (possibly invalid) result as B27 reads it, or None."""
+    period = raw.get("effectivePeriod")
+    for value in (
+        raw.get("effectiveDateTime"),
+        period.get("end") if isinstance(period, dict) else None,
+        period.get("start") if isinstance(period, dict) else None,
+        raw.get("effectiveInstant"),
+        raw.get("issued"),
+    ):
+        found = to_date(value) if isinstance(value, str) else None
+        if found is not None:
+            return found
+    return None
+
+
+def unreadable_kind(entry: MappingEntry) -> str:
+    """Return the ``UnreadableResult.kind`` of a result coded as ``entry``."""
+    if entry.name in {"ki67", "ki67-breast"}:
+        return "ki67"
+    if entry.name in {"tumour-size", "tumour-longest-dimension"}:
+        return "tumour-size"
+    return entry.name
+
+
+def fact_count(out: Collected) -> int:
+    """Return how many result facts ``out`` holds (to tell whether a reader added one)."""
+    return (
+        len(out.labs)
+        + len(out.ki67)
+        + len(out.ecog)
+        + len(out.karnofsky)
+        + len(out.lesions)
+        + len(out.lesion_flags)
+        + len(out.disease_status)
+        + len(out.morphology)
+        + sum(len(v) for v in out.findings.values())
+    )
+
+
+def guard_unreadable(kind: str, item: Item, ctx: Ctx, out: Collected, before: tuple[int, int]) -> None:
+    """B28: when reading a relevant result added no fact but an error (or no value), keep it as unreadable."""
+    facts, problems = before
+    if fact_count(out) != facts:
+        return
+    reasons = [
+        f"{p.path}: {p.message}"
+        for p in ctx.problems[problems:]
+        if p.severity == "error" or p.message.startswith("no value (data absent reason")
+    ]
+    if reasons:
+        reason = "; ".join(dict.fromkeys(reasons))
+        date = raw_result_date(item.raw) or ctx.report_dates.get(item.ref)
+        out.unreadable.append(UnreadableResult(kind=kind, source=item.ref, reason=reason, date=date))
+
+
 def read_observation(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) -> None:
-    """Validate one relevant Observation and add its fact to ``out`` (or a problem to ``ctx``)."""
+    """Validate one relevant Observation and add its fact to ``out`` (or a problem to ``ctx``).
+
+    A relevant result that yields no fact because its value, unit or date cannot be read is kept
+    in ``out.unreadable`` (B28), so that an older result never silently takes its place.
+    """
+    before = (fact_count(out), len(ctx.problems))
+    _read(item, entry, ctx, out)
+    if entry.namespace != "panel":
+        guard_unreadable(unreadable_kind(entry), item, ctx, out, before)
+
+
+def _read(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) -> None:
     obs: Any = fast_observation(item.raw)
     if obs is None:
         obs = validated(Observation, item, ctx)
     if obs is None or obs.status in IGNORED:
         return
-    date = observation_date(obs)
+    date = observation_date(obs) or ctx.report_dates.get(item.ref)
     if ctx.after_evaluation_date(item.ref, date):
         return
+    if date is None and entry.name != "morphology":
+        ctx.problem(
+            item.ref,
+            "no date (effective[x] or issued): its age is unknown, it counts as stale (B29)",
+            severity="warning",
+        )
     ref = item.ref
-    if entry.namespace == "lab":
+    if entry.namespace == "panel":
+        _panel(obs, item, date, ctx, out)
+    elif entry.namespace == "lab":
         _lab(obs, item, entry, date, ctx, out)
     elif entry.namespace == "finding":
         _finding(obs, item, entry.name, date, ctx, out)
@@ -129,15 +234,65 @@ def read_observation(item: Item, entry: MappingEntry, ctx: Ctx, out: Collected) 
             return
         found, sent = matched
         out.morphology.append((Fact(value=sent, source=ref, date=date), found.attributes.get("differentiation")))
+        morphology_extras(found.attributes, ref, date, out)
+    elif entry.name == "pregnancy-status":
+        pregnancy_status(obs, ref, date, ctx, out)
 
 
-def _lab(obs: Any, item: Item, entry: MappingEntry, date: dt.date | None, ctx: Ctx, out: Collected) -> None:
+def _panel(obs: Any, item: Item, date: dt.date | None, ctx: Ctx, out: Collected) -> None:
+    """B27/B33: a panel or synoptic report; each component with a relevant code is read as that result."""
+    for index, component in enumerate(obs.component or ()):
+        found = ctx.term.first(model_codings(component.code), *NAMESPACES)
+        if found is None or (found.namespace == "obs" and found.name not in COMPONENT_OBS):
+            continue
+        path = f"{item.ref}.component[{index}]"
+        before = (fact_count(out), len(ctx.problems))
+        if found.namespace == "lab":
+            _lab(obs, item, found, date, ctx, out, holder=component, path=path)
+        elif found.namespace == "finding":
+            _finding(obs, item, found.name, date, ctx, out, holder=component, path=path)
+        else:
+            _ki67(obs, item, found, date, ctx, out, holder=component, path=path)
+        guard_unreadable(unreadable_kind(found), item, ctx, out, before)
+
+
+# Components of a panel read as results of their own (a TumorSize's own components are read with it).
+COMPONENT_OBS = frozenset({"ki67", "ki67-breast"})
+
+
+def _bound_note(ctx: Ctx, path: str, comparator: str | None, shown: str) -> None:
+    if comparator is not None:
+        ctx.problem(path, f"reported as '{comparator} {shown}': read as that bound (B27)", severity="warning")
+
+
+def _lab(
+    obs: Any,
+    item: Item,
+    entry: MappingEntry,
+    date: dt.date | None,
+    ctx: Ctx,
+    out: Collected,
+    *,
+    holder: Any = None,
+    path: str | None = None,
+) -> None:
     kind = LabKind(entry.name)
-    converted = quantity_value(obs, item.ref, kind.value, ctx)
-    if converted is None:
+    where = path or item.ref
+    measured = measured_value(holder if holder is not None else obs, where, kind.value, ctx, worse=_WORSE_LAB[kind])
+    if measured is None:
         return
-    value, unit = converted
-    out.labs.append(LabResult(kind=kind, value=value, unit=unit, source=item.ref, date=date, loinc=entry.code))
+    _bound_note(ctx, measured.path, measured.comparator, f"{measured.value:g} {measured.unit}")
+    out.labs.append(
+        LabResult(
+            kind=kind,
+            value=measured.value,
+            unit=measured.unit,
+            source=item.ref,
+            date=date,
+            loinc=entry.code,
+            comparator=measured.comparator,
+        )
+    )
 
 
 def _ecog(obs: Observation, ref: str, ctx: Ctx) -> int | None:
@@ -207,14 +362,32 @@ def _located_sites(obs: Observation, item: Item, ctx: Ctx) -> tuple[list[str], l
     return names + related, unknown, focus_item
 
 
-def _ki67(obs: Observation, item: Item, entry: MappingEntry, date: dt.date | None, ctx: Ctx, out: Collected) -> None:
-    converted = quantity_value(obs, item.ref, "percent", ctx, bounds_ok=True)
-    if converted is None:
+def _ki67(
+    obs: Observation,
+    item: Item,
+    entry: MappingEntry,
+    date: dt.date | None,
+    ctx: Ctx,
+    out: Collected,
+    *,
+    holder: Any = None,
+    path: str | None = None,
+) -> None:
+    where = path or item.ref
+    measured = measured_value(holder if holder is not None else obs, where, "percent", ctx, worse=HIGH)
+    if measured is None:
         return
-    value = converted[0]
+    value = measured.value
     if not 0 <= value <= 100:
-        ctx.problem(f"{item.ref}.valueQuantity.value", f"Ki-67 {value:g} % is outside 0-100 %")
+        ctx.problem(measured.path, f"Ki-67 {value:g} % is outside 0-100 %")
         return
+    if measured.comparator in {">", ">="} and grade_from_ki67(value) is not Grade.G3:
+        ctx.problem(
+            measured.path,
+            f"Ki-67 reported as '{measured.comparator} {value:g} %': the grade cannot be told (B27, B28)",
+        )
+        return
+    _bound_note(ctx, measured.path, measured.comparator, f"{value:g} %")
     if entry.name == "ki67-breast":
         ctx.problem(
             f"{item.ref}.code",
@@ -235,7 +408,9 @@ def _ki67(obs: Observation, item: Item, entry: MappingEntry, date: dt.date | Non
         specimen = SpecimenSite.PRIMARY
     elif sites:
         specimen = SpecimenSite.OTHER
-    out.ki67.append(Ki67Result(value=value, specimen=specimen, source=item.ref, date=date))
+    out.ki67.append(
+        Ki67Result(value=value, specimen=specimen, source=item.ref, date=date, comparator=measured.comparator)
+    )
 
 
 def _tumour_size(
@@ -310,16 +485,31 @@ def _label(focus: Item | None, item: Item) -> str | None:
     return None
 
 
-def _finding(obs: Observation, item: Item, code: str, date: dt.date | None, ctx: Ctx, out: Collected) -> None:
-    ref = item.ref
+def _finding(
+    obs: Observation,
+    item: Item,
+    code: str,
+    date: dt.date | None,
+    ctx: Ctx,
+    out: Collected,
+    *,
+    holder: Any = None,
+    path: str | None = None,
+) -> None:
+    ref = path or item.ref
+    focus_refs = getattr(obs, "focus", None) or ()  # a component has no focus: its Observation's
+    if holder is not None:
+        obs = holder
     fact_value: object | None = None
     if code in _PERCENT_FINDINGS:
-        converted = quantity_value(obs, ref, "percent", ctx)
-        if converted is not None:
-            if 0 <= converted[0] <= 100:
-                fact_value = converted[0]
+        measured = measured_value(obs, ref, "percent", ctx, worse=_WORSE_PERCENT[code])
+        if measured is not None and measured.comparator is not None:
+            ctx.problem(measured.path, f"reported as a bound ('{measured.comparator}'): not a usable value")
+        elif measured is not None:
+            if 0 <= measured.value <= 100:
+                fact_value = measured.value
             else:
-                ctx.problem(f"{ref}.valueQuantity.value", f"{converted[0]:g} % is outside 0-100 %")
+                ctx.problem(measured.path, f"{measured.value:g} % is outside 0-100 %")
     elif code in _BOOL_FINDINGS:
         fact_value = bool_value(obs, ref, ctx)
     elif code == "krenning-score":
@@ -347,12 +537,14 @@ def _finding(obs: Observation, item: Item, code: str, date: dt.date | None, ctx:
     elif code in {"lesion-near-hilum", "lesion-subcapsular"}:
         flag = bool_value(obs, ref, ctx)
         if flag is not None:
-            focus = next((ref_key(f.reference) for f in obs.focus or () if f.reference), None)
+            focus = next((ref_key(f.reference) for f in focus_refs if f.reference), None)
             which = "near_hilum" if code == "lesion-near-hilum" else "subcapsular"
-            out.lesion_flags.append(LesionFlag(which=which, value=flag, source=ref, focus=focus, date=date))
+            out.lesion_flags.append(LesionFlag(which=which, value=flag, source=item.ref, focus=focus, date=date))
         return
+    elif code in {"who-grade", "resection-extent"}:
+        fact_value = read_extra_finding(obs, item.ref, code, ctx)
     else:
         return
     if fact_value is not None:
         unit = "%" if code in _PERCENT_FINDINGS else ("/2.mm2" if code == "mitotic-count" else None)
-        out.add_finding(code, Fact(value=fact_value, source=ref, date=date, unit=unit))
+        out.add_finding(code, Fact(value=fact_value, source=item.ref, date=date, unit=unit))

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from nelm_fhir.ingest.common import Ctx, model_codings
 from nelm_fhir.terminology.systems import UCUM
 
-__all__ = ["bool_value", "coded_value", "int_value", "quantity_value"]
+__all__ = ["HIGH", "LOW", "Measured", "bool_value", "coded_value", "int_value", "measured_value", "quantity_value"]
+
+HIGH = "high"  # a higher value is worse for the patient (bilirubin, Ki-67)
+LOW = "low"  # a lower value is worse for the patient (eGFR, platelets, FLR)
+
+# A number written as text, as EHRs send it: "22 %", "22%", "22", "0.6 mg/dL", "> 20 %", "<=1,5 {INR}".
+_NUMBER_TEXT = re.compile(r"\s*(<=|>=|≤|≥|<|>)?\s*([+-]?(?:\d+(?:[.,]\d+)?|[.,]\d+))\s*(.*?)\s*")
+_COMPARATOR_TEXT = {"≤": "<=", "≥": ">="}
 
 _YES_NO = {"Y": True, "N": False, "y": True, "n": False, "373066001": True, "373067005": False}
 
@@ -21,46 +31,127 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def quantity_value(
-    holder: Any, path: str, quantity: str, ctx: Ctx, *, bounds_ok: bool = False
-) -> tuple[float, str] | None:
-    """Return ``(value, canonical unit)`` of ``holder.valueQuantity``, or None after recording why not."""
-    q = getattr(holder, "valueQuantity", None)
-    if q is None:
-        integer = getattr(holder, "valueInteger", None)
-        if integer is not None and quantity in {"percent"}:
-            return float(integer), "%"
-        _no_value(holder, path, "valueQuantity", ctx)
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A quantitative result in its canonical unit; ``comparator`` when it was reported as a bound (B27).
+
+    For a strict bound ("> 20 %") ``value`` lies one floating-point step inside the reported
+    interval (just above 20), so every threshold rule (> 20 → G3, < 30 → X) decides as the
+    bound says; for "<=", ">=" and closed ranges it is the bound itself.
+    """
+
+    value: float
+    unit: str
+    comparator: str | None = None
+    form: str = "valueQuantity"  # the element it was read from
+    path: str = ""  # FHIR path of the number read, e.g. "Observation/k.valueQuantity.value"
+
+
+def measured_value(holder: Any, path: str, quantity: str, ctx: Ctx, *, worse: str) -> Measured | None:
+    """Return a quantitative result from any form B27 accepts, or None after recording why not.
+
+    Forms: valueQuantity (with comparator), valueInteger, valueString holding a number with or
+    without unit and comparator, valueRange (its end that is ``worse`` for the patient decides; a
+    range open on that side reads as a bound).
+    """
+    if getattr(holder, "valueQuantity", None) is not None:
+        q = holder.valueQuantity
+        unit = q.code if (q.system in (None, UCUM) and q.code is not None) else None
+        if unit is None:
+            unit = q.unit if q.unit is not None else q.code
+        where = f"{path}.valueQuantity"
+        unit_path = f"{where}.{'code' if q.code is not None else 'unit'}"
+        return _measured(_number(q.value), q.comparator, unit, quantity, where, ctx, "valueQuantity", unit_path)
+    if getattr(holder, "valueInteger", None) is not None:
+        where = f"{path}.valueInteger"
+        return _measured(float(holder.valueInteger), None, None, quantity, where, ctx, "valueInteger", where)
+    text = getattr(holder, "valueString", None)
+    if text is not None:
+        return _from_text(str(text), quantity, f"{path}.valueString", ctx)
+    if getattr(holder, "valueRange", None) is not None:
+        return _from_range(holder.valueRange, quantity, f"{path}.valueRange", ctx, worse)
+    _no_value(holder, path, "valueQuantity", ctx)
+    return None
+
+
+def _from_text(text: str, quantity: str, where: str, ctx: Ctx) -> Measured | None:
+    match = _NUMBER_TEXT.fullmatch(text)
+    if match is None:
+        ctx.problem(where, f"text {text[:40]!r} is not a number with an optional unit")
         return None
-    value = _number(q.value)
+    comparator = _COMPARATOR_TEXT.get(match[1], match[1]) if match[1] else None
+    value = float(match[2].replace(",", "."))
+    return _measured(value, comparator, match[3] or None, quantity, where, ctx, "valueString", where)
+
+
+def _from_range(rng: Any, quantity: str, where: str, ctx: Ctx, worse: str) -> Measured | None:
+    low, high = getattr(rng, "low", None), getattr(rng, "high", None)
+    end, other = (high, ">=") if worse == HIGH else (low, "<=")
+    comparator = None
+    if end is None or end.value is None:  # open towards the worse side: the other end is a bound
+        end, comparator = (low, other) if worse == HIGH else (high, other)
+    if end is None or end.value is None:
+        ctx.problem(where, "range without a low or high value")
+        return None
+    unit = end.code if (end.system in (None, UCUM) and end.code is not None) else (end.unit or end.code)
+    at = f"{where}.{'high' if end is high else 'low'}"
+    return _measured(_number(end.value), comparator, unit, quantity, at, ctx, "valueRange", f"{at}.unit")
+
+
+def _measured(
+    value: float | None,
+    comparator: str | None,
+    unit: str | None,
+    quantity: str,
+    where: str,
+    ctx: Ctx,
+    form: str,
+    unit_path: str,
+) -> Measured | None:
     if value is None:
-        ctx.problem(f"{path}.valueQuantity.value", "quantity has no numeric value")
+        ctx.problem(f"{where}.value", "quantity has no numeric value")
         return None
-    if q.comparator is not None:
-        if q.comparator in {"<", "<="} and bounds_ok:
-            ctx.problem(
-                f"{path}.valueQuantity.comparator",
-                f"value reported as '{q.comparator} {value:g}': the bound {value:g} is used",
-                severity="warning",
-            )
-        else:
-            ctx.problem(
-                f"{path}.valueQuantity.comparator", f"value reported as '{q.comparator} {value:g}': not a usable value"
-            )
-            return None
-    unit = q.code if (q.system in (None, UCUM) and q.code is not None) else None
-    if unit is None:
-        unit = q.unit if q.unit is not None else q.code
-    unit_path = f"{path}.valueQuantity.{'code' if q.code is not None else 'unit'}"
-    return ctx.convert(quantity, value, unit, unit_path)
+    if comparator is not None and comparator not in {"<", "<=", ">=", ">"}:
+        ctx.problem(f"{where}.comparator", f"comparator {comparator!r} is not one FHIR defines")
+        return None
+    if unit is None and quantity == "percent":
+        unit = "%"  # a bare number of a percentage result ("22") is a percentage
+    converted = ctx.convert(quantity, value, unit, unit_path)
+    if converted is None:
+        return None
+    number, canonical = converted
+    if comparator == ">":
+        number = math.nextafter(number, math.inf)
+    elif comparator == "<":
+        number = math.nextafter(number, -math.inf)
+    at = f"{where}.value" if form in {"valueQuantity", "valueRange"} else where
+    return Measured(value=number, unit=canonical, comparator=comparator, form=form, path=at)
+
+
+def quantity_value(holder: Any, path: str, quantity: str, ctx: Ctx) -> tuple[float, str] | None:
+    """Return ``(value, canonical unit)`` of an exact result in any B27 form; a bound is not usable here.
+
+    For sizes and mitotic counts, whose rules have several thresholds in both directions, a value
+    reported only as a bound ("> 3 cm") cannot be placed and is a problem (B28).
+    """
+    measured = measured_value(holder, path, quantity, ctx, worse=HIGH)
+    if measured is None:
+        return None
+    if measured.comparator is not None:
+        ctx.problem(measured.path, f"value reported as a bound ('{measured.comparator}'): not a usable value")
+        return None
+    return measured.value, measured.unit
 
 
 def int_value(holder: Any, path: str, ctx: Ctx, *, low: int, high: int) -> int | None:
     """Return an integer score from valueInteger (or a whole valueQuantity) within [low, high], else None."""
     value: float | None = None
     where = f"{path}.valueInteger"
+    text = getattr(holder, "valueString", None)
     if getattr(holder, "valueInteger", None) is not None:
         value = float(holder.valueInteger)
+    elif text is not None and str(text).strip().isdigit():  # B27: "2" as text
+        where, value = f"{path}.valueString", float(str(text).strip())
     elif getattr(holder, "valueQuantity", None) is not None:
         where = f"{path}.valueQuantity.value"
         value = _number(holder.valueQuantity.value)

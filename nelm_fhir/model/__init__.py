@@ -23,12 +23,15 @@ from nelm_fhir.model.facts import (
     LabKind,
     LabResult,
     LiverLesion,
+    PregnancyRecord,
     PrimarySite,
     PrimaryStatus,
     ProcedureKind,
     ProcedureRecord,
     SpecimenSite,
     SyndromeKind,
+    UnconfirmedRecord,
+    UnreadableResult,
 )
 from nelm_fhir.model.profile import GradeAssessment, NelmProfile, PrimaryTumour, SyndromeFinding
 
@@ -53,6 +56,7 @@ __all__ = [
     "LabResult",
     "LiverLesion",
     "NelmProfile",
+    "PregnancyRecord",
     "PrimarySite",
     "PrimaryStatus",
     "PrimaryTumour",
@@ -61,4 +65,6 @@ __all__ = [
     "SpecimenSite",
     "SyndromeFinding",
     "SyndromeKind",
+    "UnconfirmedRecord",
+    "UnreadableResult",
 ]

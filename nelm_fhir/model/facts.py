@@ -33,12 +33,14 @@ __all__ = [
     "LabKind",
     "LabResult",
     "LiverLesion",
+    "PregnancyRecord",
     "PrimarySite",
     "PrimaryStatus",
     "ProcedureKind",
     "ProcedureRecord",
     "SpecimenSite",
     "SyndromeKind",
+    "UnreadableResult",
 ]
 
 
@@ -127,6 +129,8 @@ class SyndromeKind(StrEnum):
     GASTRINOMA = "gastrinoma"
     VIPOMA = "vipoma"
     GLUCAGONOMA = "glucagonoma"
+    SOMATOSTATINOMA = "somatostatinoma"
+    ECTOPIC_ACTH = "ectopic-acth"  # ectopic ACTH / Cushing syndrome
     OTHER = "other"
 
 
@@ -205,6 +209,7 @@ class Ki67Result:
     specimen: SpecimenSite
     source: str
     date: dt.date | None = None
+    comparator: str | None = None  # "<", "<=", ">=", ">" when reported as a bound (B27); value is then the bound
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,6 +222,8 @@ class LabResult:
     source: str
     date: dt.date | None = None
     loinc: str | None = None
+    comparator: str | None = None  # "<", "<=", ">=", ">" when reported as a bound (B27); value is then the bound
+    derivation: str | None = None  # how a derived value was computed, e.g. "computed from creatinine ..." (B33)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -295,3 +302,43 @@ class IngestProblem:
     path: str  # e.g. "Observation/o1.valueQuantity.unit"
     message: str
     severity: str = "error"  # "error" (fact dropped) or "warning" (fact kept, with a caveat)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnreadableResult:
+    """A relevant result whose value, unit or date could not be read (B28): never silently absent.
+
+    ``kind`` names what it would have been: a ``LabKind`` value ("bilirubin"), "ki67",
+    "mitotic-count", "ecog", "karnofsky", "tumour-size" or a local finding code ("flr-percent").
+    """
+
+    kind: str
+    source: str
+    reason: str
+    date: dt.date | None = None  # None: no readable date either
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PregnancyRecord:
+    """A pregnancy on record (PATHWAY.md B32): a Condition, or a pregnancy-status Observation."""
+
+    source: str
+    code: str  # "system|code" as sent
+    kind: str  # "condition" or "observation"
+    pregnant: bool  # False only for an observation answering "not pregnant"
+    state: ConditionState = ConditionState.ACTIVE
+    date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnconfirmedRecord:
+    """A relevant-looking record that cannot be read as a fact (B28 text only, B31 weak status codes).
+
+    ``topic`` names what it could mean: ``bilio-enteric``, ``portal-vein-thrombosis``,
+    ``hepatic-failure``, ``pregnancy`` or ``extrahepatic``.
+    """
+
+    topic: str
+    text: str  # what the record says, shown as "confirm: <text>"
+    source: str
+    date: dt.date | None = None

@@ -27,11 +27,14 @@ from nelm_fhir.model.facts import (
     LabKind,
     LabResult,
     LiverLesion,
+    PregnancyRecord,
     PrimarySite,
     PrimaryStatus,
     ProcedureKind,
     ProcedureRecord,
     SyndromeKind,
+    UnconfirmedRecord,
+    UnreadableResult,
 )
 
 __all__ = ["GradeAssessment", "NelmProfile", "PrimaryTumour", "SyndromeFinding"]
@@ -73,6 +76,7 @@ class SyndromeFinding:
     state: ConditionState
     source: str
     code: str
+    from_morphology: bool = False  # B40: read from the ICD-O-3 morphology of a hormone-named tumour
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +98,7 @@ class NelmProfile:
     ki67: tuple[Ki67Result, ...] = ()  # every result, newest first
     mitotic_count: Fact[float] | None = None  # per 2 mm2
     grade: GradeAssessment | None = None  # None: no Ki-67 and no mitotic count (B4)
+    stated_grade: Fact[Grade] | None = None  # B37: WHO grade stated without a number (newest)
     syndromes: tuple[SyndromeFinding, ...] = ()
     syndrome_refractory_to_ssa: Fact[bool] | None = None
     tumour_burden_symptoms: Fact[bool] | None = None
@@ -106,6 +111,7 @@ class NelmProfile:
     lesion_count: Fact[int] | None = None
     liver_involvement_percent: Fact[float] | None = None
     flr_percent: Fact[float] | None = None
+    resection_extent: Fact[str] | None = None  # B38: "minor" or "major" planned liver resection
     frilling_type: Fact[FrillingType] | None = None
     resectable_r0: Fact[bool] | None = None
     achievable_debulking_percent: Fact[float] | None = None
@@ -131,8 +137,13 @@ class NelmProfile:
     drugs: tuple[DrugExposure, ...] = ()
     procedures: tuple[ProcedureRecord, ...] = ()
 
+    # B32 pregnancy; B28/B31 records that need confirmation before they can decide anything
+    pregnancy: tuple[PregnancyRecord, ...] = ()
+    unconfirmed: tuple[UnconfirmedRecord, ...] = ()
+
     # Relevant resources that could not be used
     problems: tuple[IngestProblem, ...] = field(default=())
+    unreadable: tuple[UnreadableResult, ...] = ()  # relevant results whose value/unit/date could not be read (B28)
 
     def latest_lab(self, kind: LabKind) -> LabResult | None:
         """Return the newest result of ``kind``, or None when the record holds none."""

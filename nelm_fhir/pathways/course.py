@@ -13,9 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nelm_fhir.model import DiseaseTrend, NelmProfile
-from nelm_fhir.pathways.gaps import Staleness
+from nelm_fhir.pathways.gaps import PROGRESSION_RULE, Staleness
 
-__all__ = ["Course", "Freshness", "ki67_staleness", "months_between", "read_course"]
+__all__ = [
+    "Course",
+    "Freshness",
+    "GradingDate",
+    "grading_dates",
+    "ki67_before_progression",
+    "ki67_staleness",
+    "months_between",
+    "read_course",
+]
 
 Freshness = Callable[[str, dt.date | None, str | None, str], bool]
 """Records and answers whether an element dated ``date`` is fresh for its input class (B24)."""
@@ -114,26 +123,48 @@ def _months_before(date: dt.date, months: int) -> dt.date:
     return dt.date(year, index + 1, min(date.day, calendar.monthrange(year, index + 1)[1]))
 
 
-def ki67_staleness(
-    profile: NelmProfile, now: dt.date, limit: int, last_progression: dt.date | None
-) -> Staleness | None:
-    """A.6 (engineering default): the newest grading specimen is too old and predates the last progression."""
-    if profile.grade is None:
-        return None
+GradingDate = tuple[dt.date, str]
+
+
+def grading_dates(profile: NelmProfile) -> list[GradingDate]:
+    """Return (date, source) of every dated fact that grades the tumour: Ki-67, mitoses, a stated grade (B37)."""
+    if profile.grade is None and profile.stated_grade is None:
+        return []
     dated = [(k.date, k.source) for k in profile.ki67 if k.date is not None]
-    if profile.mitotic_count is not None and profile.mitotic_count.date is not None:
-        dated.append((profile.mitotic_count.date, profile.mitotic_count.source))
+    for fact in (profile.mitotic_count, profile.stated_grade):
+        if fact is not None and fact.date is not None:
+            dated.append((fact.date, fact.source))
+    return dated
+
+
+def ki67_staleness(dated: list[GradingDate], now: dt.date, limit: int) -> Staleness | None:
+    """B36(c): the grade is current when its newest specimen was taken at most ``limit`` months ago."""
     if not dated:
         return None
     newest, source = max(dated)
     if newest >= _months_before(now, limit):
         return None
-    if last_progression is not None and newest >= last_progression:
-        return None  # a specimen taken since the last progression still describes the current disease
     return Staleness(
         last_seen=newest,
         last_source=source,
         max_age_days=(now - _months_before(now, limit)).days,
-        window=f"{limit} months (and not taken since the last progression)",
-        rule="A.6",
+        window=f"{limit} months",
+        rule="B36",
+    )
+
+
+def ki67_before_progression(dated: list[GradingDate], last_progression: dt.date | None) -> Staleness | None:
+    """B36(c): the newest grading specimen predates the latest progression (re-biopsy advised [41])."""
+    if not dated or last_progression is None:
+        return None
+    newest, source = max(dated)
+    if newest >= last_progression:
+        return None
+    return Staleness(
+        last_seen=newest,
+        last_source=source,
+        max_age_days=0,
+        window=f"the latest progression ({last_progression.isoformat()})",
+        rule=PROGRESSION_RULE,
+        engineering_default=False,
     )

@@ -11,6 +11,7 @@ from nelm_fhir.pathways.gates import Context
 from nelm_fhir.pathways.result import Criterion
 
 __all__ = [
+    "IN_SITU_BY_DEFAULT",
     "carcinoid_heart_disease",
     "fit_for_surgery",
     "hepatic_function",
@@ -21,6 +22,9 @@ __all__ = [
     "not_resectable",
     "r0_feasible",
 ]
+
+
+IN_SITU_BY_DEFAULT = "no resection of the primary and no primary status recorded: read as in situ (B30)"
 
 
 def _fmt(value: float) -> str:

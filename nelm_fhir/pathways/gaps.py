@@ -11,11 +11,13 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from nelm_fhir.model import UnreadableResult
 from nelm_fhir.pathways.result import FINDING_SYSTEM, DataGap, Modality
 
 __all__ = ["INPUTS", "InputSpec", "Staleness", "build_gaps"]
 
 LOINC = "http://loinc.org"
+PROGRESSION_RULE = "B36 (progression)"  # Staleness.rule of a grade measured before the latest progression
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +79,18 @@ INPUTS: Mapping[str, InputSpec] = {
             order="Record the primary tumour condition",
         ),
         _spec(
+            "primaryTumour",
+            "primary tumour and whether it was resected",
+            _finding("primary-status"),
+            order="Record the primary tumour condition and its resection",
+        ),
+        _spec(
+            "ki67AfterProgression",
+            "Ki-67 on a specimen taken after the latest progression",
+            f"{LOINC}|29593-1",
+            order="Re-biopsy after progression: Ki-67 index",
+        ),
+        _spec(
             "primaryStatus",
             "state of the primary (in situ, resected, unknown)",
             _finding("primary-status"),
@@ -85,7 +99,7 @@ INPUTS: Mapping[str, InputSpec] = {
         _spec("ageYears", "age (Patient.birthDate)", "http://hl7.org/fhir/StructureDefinition/Patient|birthDate"),
         _spec(
             "fitness",
-            "fitness for major surgery (ECOG or MDT judgement)",
+            "performance status or MDT fitness judgement",
             f"{LOINC}|89247-1",
             f"{LOINC}|89243-0",
             _finding("fit-for-major-surgery"),
@@ -168,6 +182,7 @@ def build_gaps(
     blocked: Mapping[str, Iterable[Modality]],
     stale: Mapping[str, Staleness],
     extra: Iterable[DataGap] = (),
+    unreadable: Mapping[str, UnreadableResult] | None = None,
 ) -> tuple[DataGap, ...]:
     """Return one DataGap per element, in a stable order, with the modalities it blocked."""
     gaps: list[DataGap] = []
@@ -175,12 +190,25 @@ def build_gaps(
         spec = INPUTS[element]
         modalities = tuple(m for m in Modality if m in set(blocked[element]))
         old = stale.get(element)
-        if old is not None:
+        bad = (unreadable or {}).get(element)
+        if bad is not None:
+            old = Staleness(last_seen=bad.date, last_source=bad.source, max_age_days=0, rule="B28")
+            why = (
+                f"{spec.label}: the newest result could not be read (see the problems listed); "
+                "an older or weaker result is not used in its place (B28)"
+            )
+        elif old is not None and old.last_seen is None:
+            why = (
+                f"{spec.label}: the last result has no date; its age is unknown and it counts as missing "
+                f"(stale, B29)"
+            )
+        elif old is not None:
             window = old.window or f"{old.max_age_days} days"
             seen = f" of {old.last_seen.isoformat()}" if old.last_seen else ""
+            default = "; configurable engineering default" if old.engineering_default else "; configurable"
             why = (
                 f"{spec.label}: last result{seen} is older than {window} at the evaluation date"
-                f" and counts as missing (stale, {old.rule}; configurable engineering default)"
+                f" and counts as missing (stale, {old.rule}{default})"
             )
         else:
             why = f"{spec.label}: not recorded; required by {len(modalities)} option(s) (B26)"

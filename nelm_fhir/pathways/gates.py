@@ -7,6 +7,7 @@ staleness (B24). Each is a named value with the FHIR references it was read from
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -20,18 +21,30 @@ from nelm_fhir.model import (
     Grade,
     GradeAssessment,
     LabKind,
+    LabResult,
     LiverLesion,
     NelmProfile,
+    PregnancyRecord,
     PrimarySite,
     PrimaryStatus,
     ProcedureKind,
     ProcedureRecord,
     SyndromeFinding,
+    UnconfirmedRecord,
+    UnreadableResult,
 )
 from nelm_fhir.model.facts import ConditionState
 from nelm_fhir.pathways.config import PathwayConfig
-from nelm_fhir.pathways.course import Course, ki67_staleness, months_between, read_course
+from nelm_fhir.pathways.course import (
+    Course,
+    grading_dates,
+    ki67_before_progression,
+    ki67_staleness,
+    months_between,
+    read_course,
+)
 from nelm_fhir.pathways.gaps import Staleness
+from nelm_fhir.pathways.readable import readable_view, uncertain_elements
 
 __all__ = ["NEC_CODES", "Context", "Course", "Reading", "build_context", "months_between"]
 
@@ -115,7 +128,16 @@ class Context:
     syndromes: tuple[SyndromeFinding, ...]
     stale: dict[str, Staleness] = field(default_factory=dict)
     course_note: str = "disease course not recorded"
-    ki67_stale: Staleness | None = None  # A.6: the grading specimen is too old for grade-dependent options
+    ki67_stale: Staleness | None = None  # B36(c): the grading specimen is too old for grade-dependent options
+    ki67_before_progression: Staleness | None = None  # B36(c): specimen taken before the latest progression
+    unreadable: dict[str, UnreadableResult] = field(default_factory=dict)  # B28: element -> blocking record
+    lesion_count_sources: tuple[str, ...] = ()  # B39: the facts the count came from
+    major_resection: bool = True  # B38: planned resection counts as major (FLR required)
+    resection_extent_note: str = ""
+    resection_extent_sources: tuple[str, ...] = ()
+    pregnancy: tuple[PregnancyRecord, ...] = ()  # B32: active pregnancy records
+    unconfirmed: tuple[UnconfirmedRecord, ...] = ()  # B28/B31: records to confirm
+    stale_liver_function: tuple[LabResult, ...] = ()  # B35: stale abnormal bilirubin/albumin/INR
 
     # Named intermediate results, read like the guideline.
     @property
@@ -140,9 +162,22 @@ class Context:
 
     @property
     def primary_in_situ(self) -> bool:
-        """Return True when the primary is recorded as still in place."""
+        """Return True when the primary is in place: recorded so, or recorded with no resection (B30)."""
         primary = self.profile.primary
-        return primary is not None and primary.status is PrimaryStatus.IN_SITU
+        if primary is None or self.unknown_primary:
+            return False
+        return primary.status is PrimaryStatus.IN_SITU or primary.status is None
+
+    @property
+    def primary_in_situ_by_default(self) -> bool:
+        """Return True when the primary is read as in situ only because no resection is recorded (B30)."""
+        primary = self.profile.primary
+        return primary is not None and primary.status is None and not self.unknown_primary
+
+    @property
+    def pregnant(self) -> bool:
+        """Return True for an active pregnancy (B32)."""
+        return bool(self.pregnancy)
 
     @property
     def frilling(self) -> FrillingType | None:
@@ -171,6 +206,11 @@ class Context:
             or self.frilling in (FrillingType.II, FrillingType.III)
             or (involvement is not None and involvement >= self.config.value("bulky.min-involvement-percent"))
         )
+
+    @property
+    def unknown_by_record(self) -> set[str]:
+        """Return the input elements an unreadable (B28) or undated (B29) record left unknown."""
+        return uncertain_elements(self.unreadable, self.stale)
 
     @property
     def sstr_positive(self) -> bool | None:
@@ -235,10 +275,13 @@ class _Builder:
 
     def fresh(self, element: str, date: dt.date | None, source: str | None, kind: str) -> bool:
         days = self.window(kind)
-        if date is None or (self.now - date).days <= days:
+        if date is not None and (self.now - date).days <= days:  # B29: an undated result is stale
             return True
         previous = self.stale.get(element)
-        if previous is None or (previous.last_seen or dt.date.min, previous.last_source or "") < (date, source or ""):
+        if previous is None or (previous.last_seen or dt.date.min, previous.last_source or "") < (
+            date or dt.date.min,
+            source or "",
+        ):
             self.stale[element] = Staleness(last_seen=date, last_source=source, max_age_days=days)
         return False
 
@@ -265,7 +308,8 @@ def _fitness(profile: NelmProfile, b: _Builder) -> tuple[bool | None, tuple[str,
     """B7: unfit when fit-for-major-surgery is false, ECOG ≥ 3 (or Karnofsky ≤ 40)."""
     ecog = b.fact("fitness", profile.ecog, "performance-status")
     kps = b.fact("fitness", profile.karnofsky, "performance-status")
-    flag = profile.fit_for_major_surgery
+    flag_reading = b.fact("fitness", profile.fit_for_major_surgery, "performance-status")  # B34: current only
+    flag = profile.fit_for_major_surgery if flag_reading.value is not None else None
     if flag is not None and flag.value is False:
         return True, (flag.source,), "MDT: not fit for major surgery"
     if ecog.value is not None and ecog.value >= 3:
@@ -286,7 +330,8 @@ def _fitness(profile: NelmProfile, b: _Builder) -> tuple[bool | None, tuple[str,
 def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> Context:
     """Return the shared gates of one evaluation; pure (reads only its arguments)."""
     b = _Builder(now, config)
-    grade = profile.grade
+    profile, unreadable = readable_view(profile, now, config)  # B27, B28, B33
+    grade = _effective_grade(profile)
     nec, nec_sources = _nec(profile)
     diff = profile.differentiation.value if profile.differentiation else Differentiation.UNKNOWN
     high = grade is not None and grade.grade is Grade.G3
@@ -320,11 +365,18 @@ def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> 
         if lesion.size_cm is not None and b.fresh("lesionSize", lesion.date, lesion.source, "imaging")
     )
     largest = max(fresh_lesions, key=lambda lesion: (lesion.size_cm or 0.0, lesion.source), default=None)
-    count = profile.lesion_count.value if profile.lesion_count else (len(profile.lesions) or None)
+    largest = None if "lesionSize" in unreadable else largest  # B28: a lesion of unreadable size
+    older = [lesion.size_cm for lesion in profile.lesions if lesion.size_cm is not None and lesion not in fresh_lesions]
+    if largest is not None and older and max(older) > (largest.size_cm or 0.0):
+        largest = None  # B24/B29: a larger lesion measured only on stale or undated imaging: the largest is unknown
+    count, count_sources = _lesion_count(profile)
     course = read_course(profile, now, b.fresh)
-    ki67_stale = ki67_staleness(profile, now, int(config.value("staleness.ki67-months")), course.last_progression)
+    dates = grading_dates(profile)
+    ki67_stale = ki67_staleness(dates, now, int(config.value("staleness.ki67-months")))
     if ki67_stale is not None:
         b.stale["ki67Percent"] = ki67_stale
+    before_progression = None if ki67_stale else ki67_before_progression(dates, course.last_progression)
+    major, extent_note, extent_sources = _major_resection(profile, count, fresh_lesions, config)
     age_fact = profile.age_years
     recurrent = profile.recurrent_nelm is not None and profile.recurrent_nelm.value is True
     recurrent = recurrent or any(n.recurrence for n in profile.active(profile.nelm))
@@ -364,7 +416,124 @@ def build_context(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> 
         course_sources=course.sources,
         course_note=course.note,
         ki67_stale=ki67_stale,
+        ki67_before_progression=before_progression,
+        lesion_count_sources=count_sources,
+        major_resection=major,
+        resection_extent_note=extent_note,
+        resection_extent_sources=extent_sources,
+        pregnancy=_active_pregnancy(profile, now, config),
+        unconfirmed=profile.unconfirmed,
+        stale_liver_function=_stale_abnormal_liver_function(profile, labs, config),
         recurrent=recurrent,
         syndromes=profile.syndromes,
         stale=b.stale,
+        unreadable=unreadable,
     )
+
+
+_RANK = {Grade.G1: 1, Grade.G2: 2, Grade.G3: 3}
+
+
+def _effective_grade(profile: NelmProfile) -> GradeAssessment | None:
+    """B37: a stated WHO grade sets the grade when no number exists; with a number the higher grade wins."""
+    measured, stated = profile.grade, profile.stated_grade
+    if stated is None:
+        return measured
+    said = f"WHO grade {stated.value.value} stated by pathology without a number ({stated.source})"
+    if measured is None:
+        return GradeAssessment(
+            grade=stated.value,
+            ki67_percent=None,
+            mitoses_per_2mm2=None,
+            sources=(stated.source,),
+            notes=(f"grade set by the {said}: no Ki-67 or mitotic count recorded (B37)",),
+        )
+    if _RANK[stated.value] <= _RANK[measured.grade]:
+        return measured
+    return dataclasses.replace(
+        measured,
+        grade=stated.value,
+        sources=(stated.source, *measured.sources),
+        notes=(*measured.notes, f"grade set by the {said}: higher than the measured {measured.grade.value} (B37)"),
+    )
+
+
+def _lesion_count(profile: NelmProfile) -> tuple[int | None, tuple[str, ...]]:
+    """B39: the larger of the recorded lesion count and the number of distinct lesion-size records."""
+    sized = [lesion for lesion in profile.lesions if lesion.size_cm is not None]
+    recorded = profile.lesion_count
+    if recorded is not None and recorded.value >= len(sized):
+        return recorded.value, (recorded.source,)
+    if sized:
+        return len(sized), tuple(lesion.source for lesion in sized)
+    return None, ()
+
+
+def _major_resection(
+    profile: NelmProfile, count: int | None, lesions: tuple[LiverLesion, ...], config: PathwayConfig
+) -> tuple[bool, str, tuple[str, ...]]:
+    """B38: the recorded resection extent; else minor only for Frilling I, one lesion < 5 cm (engineering default)."""
+    extent = profile.resection_extent
+    if extent is not None:
+        return extent.value != "minor", f"planned resection {extent.value} (recorded)", (extent.source,)
+    limit = config.value("resection.minor-max-lesion-cm")
+    frilling = profile.frilling_type
+    largest = max((lesion.size_cm or 0.0 for lesion in lesions), default=None)
+    if (
+        frilling is not None
+        and frilling.value is FrillingType.I
+        and count == 1
+        and largest is not None
+        and largest < limit
+    ):
+        sources = (frilling.source, *(lesion.source for lesion in lesions))
+        note = f"minor resection assumed: Frilling type I, one lesion below {limit:g} cm (B38 engineering default)"
+        return False, note, sources
+    return True, "major resection assumed: no resection extent recorded (B38 engineering default)", ()
+
+
+def _active_pregnancy(profile: NelmProfile, now: dt.date, config: PathwayConfig) -> tuple[PregnancyRecord, ...]:
+    """B32: a pregnancy Condition within 10 months and not resolved, or 'pregnant' observed within 30 days.
+
+    An undated pregnancy condition counts (its age cannot be shown to be over); a newer 'not pregnant'
+    observation than every pregnancy record ends it.
+    """
+    months = int(config.value("pregnancy.condition-months"))
+    days = int(config.value("pregnancy.observation-days"))
+    active: list[PregnancyRecord] = []
+    for record in profile.pregnancy:
+        if not record.pregnant or record.state is not ConditionState.ACTIVE:
+            continue
+        if record.kind == "observation":
+            if record.date is not None and (now - record.date).days <= days:
+                active.append(record)
+        elif record.date is None or months_between(record.date, now) < months or record.date == now:
+            active.append(record)
+    denials = [r.date for r in profile.pregnancy if not r.pregnant and r.date is not None]
+    if active and denials:
+        newest_denial = max(denials)
+        if all(r.date is not None and r.date < newest_denial for r in active):
+            return ()
+    return tuple(active)
+
+
+_ABNORMAL = {
+    LabKind.BILIRUBIN: ("liver-function.abnormal-bilirubin-mg-dl", 1),
+    LabKind.ALBUMIN: ("liver-function.abnormal-albumin-g-dl", -1),
+    LabKind.INR: ("liver-function.abnormal-inr", 1),
+}
+
+
+def _stale_abnormal_liver_function(
+    profile: NelmProfile, labs: dict[LabKind, Reading[float]], config: PathwayConfig
+) -> tuple[LabResult, ...]:
+    """B35: the newest bilirubin, albumin or INR is stale and outside its usual reference limit."""
+    found: list[LabResult] = []
+    for kind, (key, direction) in _ABNORMAL.items():
+        latest = profile.latest_lab(kind)
+        if latest is None or not labs[kind].stale:
+            continue
+        limit = config.value(key)
+        if (latest.value > limit) if direction > 0 else (latest.value < limit):
+            found.append(latest)
+    return tuple(found)

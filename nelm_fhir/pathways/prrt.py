@@ -8,6 +8,7 @@ from __future__ import annotations
 from nelm_fhir.model import LabKind
 from nelm_fhir.pathways.criteria import hepatic_function, not_nec
 from nelm_fhir.pathways.gates import Context
+from nelm_fhir.pathways.readable import lab_note
 from nelm_fhir.pathways.result import Criterion, Modality, ModalityResult, Status
 from nelm_fhir.pathways.verdict import Rated, Verdict
 
@@ -63,8 +64,11 @@ def _renal(v: Verdict, ctx: Context) -> None:
         return
     sources = tuple(s for r in (ctx.lab(LabKind.EGFR), ctx.lab(LabKind.CRCL)) for s in r.sources)
     values = ", ".join(
-        f"{name} {r.value:g}"
-        for name, r in (("eGFR", ctx.lab(LabKind.EGFR)), ("CrCl", ctx.lab(LabKind.CRCL)))
+        f"{name} {r.value:g}{lab_note(ctx.profile, kind)}"
+        for name, kind, r in (
+            ("eGFR", LabKind.EGFR, ctx.lab(LabKind.EGFR)),
+            ("CrCl", LabKind.CRCL, ctx.lab(LabKind.CRCL)),
+        )
         if r.value is not None
     )
     v.contraindication(
@@ -110,7 +114,7 @@ def _marrow(v: Verdict, ctx: Context) -> None:
         note = (
             (f"{label} stale" if reading.stale else f"{label} not recorded")
             if reading.value is None
-            else f"{label} {reading.value:g} {unit}"
+            else f"{label} {reading.value:g} {unit}{lab_note(ctx.profile, kind)}"
         )
         v.indication(
             Criterion(

@@ -5,8 +5,11 @@ PATHWAY.md B5–B10, B13, B16, B21, B22; A.5.1, A.5.2, A.5.4, A.5.7.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from nelm_fhir.model import FrillingType
 from nelm_fhir.pathways.criteria import (
+    IN_SITU_BY_DEFAULT,
     carcinoid_heart_disease,
     fit_for_surgery,
     hepatic_function,
@@ -33,8 +36,21 @@ def flr_adequate(ctx: Context) -> Criterion:
     limit = ctx.threshold("flr.min-percent")
     flr = ctx.flr
     label = f"future liver remnant at least {limit:g} %"
+    if flr.value is None and not ctx.major_resection:
+        # B38: FLR is required only for a major resection; a recorded FLR < 30 % still applies (below).
+        return Criterion(
+            id="flr-adequate",
+            label=label,
+            met=True,
+            note=f"FLR not required: {ctx.resection_extent_note}",
+            sources=ctx.resection_extent_sources,
+            evidence=("[10]",),
+            engineering_default=ctx.profile.resection_extent is None,
+        )
     if flr.value is None:
         note = "FLR volumetry stale" if flr.stale else "FLR not recorded"
+        if ctx.major_resection:
+            note += f" ({ctx.resection_extent_note})"
         return Criterion(id="flr-adequate", label=label, met=None, note=note, sources=flr.sources, evidence=("[10]",))
     note = f"FLR {flr.value:g} %"
     if flr.value == limit:
@@ -57,9 +73,29 @@ def _surgical_gates(v: Verdict, ctx: Context) -> None:
 
 
 def hepatectomy_safe(v: Verdict, ctx: Context) -> None:
-    """B16, extended from curative resection to every hepatectomy: hepatic insufficiency excludes it."""
+    """B16 and B35 on every hepatectomy: hepatic insufficiency excludes it; stale abnormal liver tests cap it at C."""
     hep, _ = hepatic_function(ctx)
     v.contraindication(hep, "hepatic insufficiency (B16)")
+    unread = [e for e in ("bilirubin", "albumin", "inr") if e in ctx.unreadable]
+    if unread and hep.met is not False:
+        # B28 on B16/B35: the newest liver test could not be read; a hepatectomy, which it could exclude,
+        # cannot be rated until it is repeated or corrected (a missing test stays no gap, A.6).
+        v.require(*unread)
+    stale = ctx.stale_liver_function
+    if stale and hep.met is not False:
+        last = max(lab.date or dt.date.min for lab in stale)
+        names = ", ".join(f"{lab.kind.value} {lab.value:g} {lab.unit}" for lab in stale)
+        v.caution(
+            Criterion(
+                id="liver-function-current",
+                label="current liver function",
+                met=False,
+                note=f"liver function last abnormal on {last.isoformat()}: repeat before deciding ({names})",
+                sources=tuple(lab.source for lab in stale),
+                engineering_default=True,
+            ),
+            "stale abnormal liver function (B35)",
+        )
 
 
 def _g3_cap(v: Verdict, ctx: Context) -> None:
@@ -97,8 +133,11 @@ def curative_resection(ctx: Context) -> Rated:
         Criterion(
             id="primary-not-in-situ",
             label="primary resected or unknown",
-            met=not ctx.primary_in_situ,
-            note="primary in situ: see simultaneous or staged resection" if ctx.primary_in_situ else "",
+            met=None if ctx.profile.primary is None else not ctx.primary_in_situ,
+            note=(IN_SITU_BY_DEFAULT if ctx.primary_in_situ_by_default else "primary in situ")
+            + ": see simultaneous or staged resection"
+            if ctx.primary_in_situ
+            else "",
             sources=(ctx.profile.primary.source,) if ctx.profile.primary else (),
         ),
         "primary still in situ: see simultaneous resection",
@@ -155,23 +194,23 @@ def simultaneous_resection(ctx: Context) -> Rated:
     _surgical_gates(v, ctx)
     hepatectomy_safe(v, ctx)
     primary = ctx.profile.primary
-    if primary is None or (primary.status is None and not ctx.unknown_primary):
+    if primary is None:
         in_situ = Criterion(
             id="synchronous-primary-in-situ",
             label="synchronous primary in situ",
             met=None,
-            note="state of the primary not recorded",
-            sources=(primary.source,) if primary else (),
+            note="no primary tumour recorded (B30)",
         )
     else:
+        note = "primary in situ" if ctx.primary_in_situ else "primary resected or unknown"
         in_situ = Criterion(
             id="synchronous-primary-in-situ",
             label="synchronous primary in situ",
             met=ctx.primary_in_situ,
-            note="primary in situ" if ctx.primary_in_situ else "primary resected or unknown",
+            note=IN_SITU_BY_DEFAULT if ctx.primary_in_situ_by_default else note,
             sources=(primary.status_source or primary.source,),
         )
-    v.indication(in_situ, "no primary in situ to resect", needs=("primaryStatus",))
+    v.indication(in_situ, "no primary in situ to resect", needs=("primaryTumour",))
     v.indication(no_distant_disease(ctx), "distant extrahepatic disease (B9)")
     v.indication(_limited_liver_disease(ctx), "needs a major or staged hepatectomy (B10)", needs=("frillingType",))
     v.indication(r0_feasible(ctx), "R0 resection not feasible", needs=("resectableR0",))
@@ -238,7 +277,7 @@ def cytoreductive_surgery(ctx: Context, route: Status | None) -> Rated:
             ),
             "",
         )
-    elif ctx.functional:
+    elif ctx.functional and not _controlled(ctx):
         v.indication(
             Criterion(
                 id="refractory-syndrome",
@@ -251,6 +290,16 @@ def cytoreductive_surgery(ctx: Context, route: Status | None) -> Rated:
             "functional syndrome not refractory to SSA",
         )
     else:
+        if ctx.functional:  # B36(b): a syndrome controlled by SSA may take the non-functional path
+            v.criterion(
+                Criterion(
+                    id="syndrome-controlled",
+                    label="functional syndrome controlled by SSA",
+                    met=True,
+                    note="syndrome controlled by SSA: non-functional indication applies (B36)",
+                    sources=tuple(s.source for s in ctx.functional) + _refractory_source(ctx),
+                )
+            )
         burden = ctx.profile.tumour_burden_symptoms
         v.indication(
             Criterion(
@@ -294,3 +343,14 @@ def cytoreductive_surgery(ctx: Context, route: Status | None) -> Rated:
         needs=("achievableDebulkingPercent",),
     )
     return v.decide(Status.CONSIDER, "Consider at MDT: ≥ 70 % debulking achievable with an accepted indication [2,48].")
+
+
+def _controlled(ctx: Context) -> bool:
+    """B36(b): the record says the syndrome is not refractory to SSA (controlled)."""
+    fact = ctx.profile.syndrome_refractory_to_ssa
+    return fact is not None and fact.value is False
+
+
+def _refractory_source(ctx: Context) -> tuple[str, ...]:
+    fact = ctx.profile.syndrome_refractory_to_ssa
+    return (fact.source,) if fact is not None else ()

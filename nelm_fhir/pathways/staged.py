@@ -44,7 +44,10 @@ def liver_biopsy_note(ctx: Context) -> str:
 def ki67_primary_only(ctx: Context) -> bool:
     """B2: True when Ki-67 results exist but none was measured on a liver specimen."""
     grade = ctx.grade
-    return grade is not None and grade.ki67_percent is not None and not grade.liver_specimen
+    if grade is None or grade.ki67_percent is None:
+        return False
+    # B36(d): never when a liver specimen result exists, whichever value set the grade.
+    return not any(k.specimen is SpecimenSite.LIVER for k in ctx.profile.ki67)
 
 
 def _flr_insufficient(ctx: Context) -> Criterion:

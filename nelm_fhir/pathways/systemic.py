@@ -72,6 +72,7 @@ def somatostatin_analogue(ctx: Context, route: Status | None) -> Rated:
                 id="functional-syndrome",
                 label="functional syndrome (symptom control)",
                 met=True,
+                note=syndrome_note(ctx),
                 sources=tuple(s.source for s in ctx.functional),
                 beyond_source_review=True,
             )
@@ -112,7 +113,7 @@ def somatostatin_analogue(ctx: Context, route: Status | None) -> Rated:
     if route is Status.CONSIDER:
         v.cap("surgical options under MDT discussion")
     on_ssa = ctx.profile.drugs_of(DrugClass.SSA, current_only=True)
-    if ctx.progressive and on_ssa:
+    if on_ssa and (ctx.progressive or (ctx.progressive is None and "monthsStable" in ctx.unknown_by_record)):
         v.criterion(
             Criterion(
                 id="progression-on-ssa",
@@ -233,3 +234,10 @@ def interferon_alpha(ctx: Context, route: Status | None) -> Rated:
         "no syndrome refractory to SSA",
     )
     return v.decide(Status.CONSIDER, "Consider at MDT: add-on for a syndrome refractory to SSA (Fig. 2) [2].")
+
+
+def syndrome_note(ctx: Context) -> str:
+    """B40: name each active syndrome, marking those known only from a hormone-named tumour's morphology."""
+    names = (f"{s.kind.value.replace('-', ' ')}" + (" (from morphology)" if s.from_morphology else "")
+             for s in ctx.functional)
+    return ", ".join(dict.fromkeys(names))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from nelm_fhir.model import Grade, PrimarySite, PrimaryStatus
 from nelm_fhir.pathways.criteria import (
+    IN_SITU_BY_DEFAULT,
     carcinoid_heart_disease,
     fit_for_surgery,
     no_distant_disease,
@@ -30,11 +31,11 @@ def _primary_criteria(v: Verdict, ctx: Context) -> None:
                 id="primary-portal-drained",
                 label="primary drained by the portal system",
                 met=None,
-                note="no primary tumour recorded",
+                note="no primary tumour recorded (B30)",
                 evidence=_MILAN,
             ),
             "",
-            needs=("primarySite",),
+            needs=("primaryTumour",),
         )
         return
     site = ctx.primary_site
@@ -55,13 +56,13 @@ def _primary_criteria(v: Verdict, ctx: Context) -> None:
     if site is PrimarySite.UNKNOWN:
         return
     status = primary.status
-    resected = None if status is None else status is PrimaryStatus.RESECTED
+    resected = status is PrimaryStatus.RESECTED  # B30: no resection recorded reads as in situ
     v.indication(
         Criterion(
             id="primary-resected",
             label="primary removed by curative resection",
             met=resected,
-            note="state of the primary not recorded" if status is None else f"primary {status.value}",
+            note=IN_SITU_BY_DEFAULT if status is None else f"primary {status.value}",
             sources=(primary.status_source or primary.source,),
             evidence=_MILAN,
         ),
@@ -111,11 +112,14 @@ def liver_transplantation(ctx: Context) -> Rated:
         ki_note = "Ki-67 not measured (grade from mitotic count)" if ki67 is None else f"Ki-67 {ki67:g} %"
         if ki67 is not None and ki_limit <= ki67 <= 20:
             ki_note += ": some centres accept G2 ≤ 20 %; the MDT may override (A.7 #7)"
+        stated_g1 = ki67 is None and grade.grade is Grade.G1 and ctx.profile.stated_grade is not None
+        if stated_g1:
+            ki_note = "stated WHO G1 (Ki-67 below 3 %), no number recorded (B37)"
         v.indication(
             Criterion(
                 id="milan-ki67",
                 label=f"Ki-67 below {ki_limit:g} %",
-                met=None if ki67 is None else ki67 < ki_limit,
+                met=True if stated_g1 else (None if ki67 is None else ki67 < ki_limit),
                 note=ki_note,
                 sources=ctx.ki67.sources,
                 evidence=_MILAN,

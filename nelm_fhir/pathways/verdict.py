@@ -16,9 +16,38 @@ from nelm_fhir.pathways.gaps import INPUTS
 from nelm_fhir.pathways.gates import Context
 from nelm_fhir.pathways.result import Criterion, Modality, ModalityResult, Status
 
-__all__ = ["SUMMARY_LIMIT", "Rated", "Verdict"]
+__all__ = ["CONFIRM_PREFIX", "SUMMARY_LIMIT", "Rated", "Verdict"]
 
 SUMMARY_LIMIT = 139
+CONFIRM_PREFIX = "confirm:"  # blocking element of a record to confirm (B28, B31): "confirm:<source>"
+PREGNANCY_WARNING = "pregnancy: obstetric and MDT input required"
+M = Modality
+_SURGICAL = frozenset({M.CURATIVE_RESECTION, M.SIMULTANEOUS_RESECTION, M.PORTAL_VEIN_EMBOLIZATION,
+                       M.TWO_STAGE_HEPATECTOMY, M.ALPPS, M.CYTOREDUCTIVE_SURGERY, M.LIVER_TRANSPLANTATION,
+                       M.REPEAT_RESECTION})
+_ABLATIVE = frozenset({M.RFA, M.STEREOTACTIC_RFA, M.MWA})
+_HEPATECTOMY = frozenset({M.CURATIVE_RESECTION, M.SIMULTANEOUS_RESECTION, M.REPEAT_RESECTION,
+                          M.PORTAL_VEIN_EMBOLIZATION, M.TWO_STAGE_HEPATECTOMY, M.ALPPS})
+# B32: contraindicated in pregnancy (PRRT from A.5.13; the rest from drug labels, beyond the source review) ...
+_PREGNANCY_X = frozenset({M.PRRT, M.PRRT_PLUS_RADIOEMBOLIZATION, M.RADIOEMBOLIZATION, M.TACE, M.EVEROLIMUS,
+                          M.SUNITINIB, M.CHEMOTHERAPY})
+# ... and at most "consider" with a warning.
+_PREGNANCY_C = _SURGICAL | _ABLATIVE | {M.INTERFERON_ALPHA, M.SOMATOSTATIN_ANALOGUE, M.TAE}
+# B28/B31: what a record to confirm could contraindicate (B9, B15-B17, B32).
+CONFIRM_BLOCKS: dict[str, frozenset[Modality]] = {
+    "bilio-enteric": frozenset({M.RFA, M.STEREOTACTIC_RFA, M.MWA, M.TAE, M.TACE}),
+    "bilio-enteric-status": frozenset({M.RFA, M.STEREOTACTIC_RFA, M.MWA, M.TAE, M.TACE}),
+    "portal-vein-thrombosis": frozenset({M.TAE, M.TACE}),
+    "hepatic-failure": _HEPATECTOMY | {M.TAE, M.TACE, M.RADIOEMBOLIZATION, M.PRRT_PLUS_RADIOEMBOLIZATION},
+    "pregnancy": _PREGNANCY_X,
+    "extrahepatic": frozenset({M.CURATIVE_RESECTION, M.SIMULTANEOUS_RESECTION, M.LIVER_TRANSPLANTATION}),
+    # B28 (reading): the NELM or the primary written only as text; what depends on the recorded disease.
+    "nelm": _HEPATECTOMY | {M.LIVER_TRANSPLANTATION, M.CYTOREDUCTIVE_SURGERY},
+    "primary": _HEPATECTOMY | {M.LIVER_TRANSPLANTATION},
+}
+_NEEDS_PRIMARY = frozenset({M.CURATIVE_RESECTION, M.SIMULTANEOUS_RESECTION, M.LIVER_TRANSPLANTATION})
+_REBIOPSY = frozenset({M.LIVER_TRANSPLANTATION, M.ALPPS, M.PRRT})
+REBIOPSY_NOTE = "re-biopsy after progression advised [41]"
 _ASIDE = re.compile(r"\s*\([^()]*\)\.$")
 _RANK = {Status.RECOMMENDED: 0, Status.CONSIDER: 1}
 
@@ -51,9 +80,67 @@ class Verdict:
     _contra: list[str] = field(default_factory=list)
     _unmet: list[str] = field(default_factory=list)
     _caps: list[str] = field(default_factory=list)
+    _confirm: list[str] = field(default_factory=list)  # decisive records to confirm first: D before N (B28, B30)
     _grade_missing: bool = False
 
     def __post_init__(self) -> None:
+        self._binding_b28_to_b36()
+        self._grade_gates()
+
+    def _binding_b28_to_b36(self) -> None:
+        """Rules every modality shares: records to confirm (B28, B31), missing primary (B30), pregnancy (B32)."""
+        ctx, modality = self.ctx, self.modality
+        for record in ctx.unconfirmed:
+            if modality not in CONFIRM_BLOCKS.get(record.topic, frozenset()):
+                continue
+            coded = record.topic == "bilio-enteric-status"
+            note = (f"{record.text}: confirm whether a bilio-enteric anastomosis exists (B31)" if coded
+                    else f"confirm: {record.text} (B28)")
+            self.criteria.append(Criterion(id="record-confirmed", label="decisive record confirmed", met=None,
+                                           note=note, sources=(record.source,)))
+            short = ("confirm whether a bilio-enteric anastomosis exists (B31)" if coded
+                     else f"confirm: {record.text[:60]} (B28)")
+            self._confirm.append(short)
+            self.missing.append(f"{CONFIRM_PREFIX}{record.source}")
+        if modality in _NEEDS_PRIMARY and ctx.profile.primary is None:
+            self.criteria.append(Criterion(id="primary-tumour-recorded", label="primary tumour recorded", met=None,
+                                           note="no primary tumour and no unknown-primary code recorded (B30)"))
+            self._confirm.append("primary tumour and whether it was resected (B30)")
+            self.missing.append("primaryTumour")
+        if modality in _SURGICAL and ctx.unfit is None:
+            # B34: without a current MDT judgement or ECOG/Karnofsky every surgical option *is* D (the
+            # criterion itself is recorded by each rule; this only gives the gap precedence over "not recommended").
+            self._confirm.append("performance status or MDT fitness judgement needed (B34)")
+            self.missing.append("fitness")
+        possible = [r for r in ctx.unconfirmed if r.topic == "pregnancy"]
+        if possible and not ctx.pregnant and modality in _PREGNANCY_C:
+            # B28 on B32: a possible pregnancy caps what a pregnancy caps (what it excludes is D above).
+            self.caution(
+                Criterion(id="not-pregnant", label="not pregnant", met=None,
+                          note=f"possible pregnancy to confirm ({possible[0].text}): {PREGNANCY_WARNING}",
+                          sources=tuple(r.source for r in possible), beyond_source_review=True),
+                "possible pregnancy (B28, B32)")
+        if ctx.pregnant:
+            sources = tuple(r.source for r in ctx.pregnancy)
+            beyond = modality is not M.PRRT
+            if modality in _PREGNANCY_X:
+                self.contraindication(
+                    Criterion(id="not-pregnant", label="not pregnant", met=False, note="active pregnancy (B32)",
+                              sources=sources, beyond_source_review=beyond), "pregnancy (B32)")
+            elif modality in _PREGNANCY_C:
+                self.caution(
+                    Criterion(id="not-pregnant", label="not pregnant", met=False, note=PREGNANCY_WARNING,
+                              sources=sources, beyond_source_review=True), "pregnancy (B32)")
+        before = ctx.ki67_before_progression
+        if modality in _REBIOPSY and before is not None and not ctx.nec:
+            seen = before.last_seen.isoformat() if before.last_seen else "undated"
+            self.criteria.append(Criterion(
+                id="ki67-after-progression", label="grade measured after the latest progression", met=None,
+                note=f"grading specimen of {seen} predates {before.window}: {REBIOPSY_NOTE} (B36)",
+                sources=(before.last_source,) if before.last_source else (), evidence=("[41]",)))
+            self.notes.append(REBIOPSY_NOTE)  # advisory, like B2's liver-biopsy note: the status is unchanged
+
+    def _grade_gates(self) -> None:
         if self.grade_dependent and self.ctx.grade is None and not self.ctx.nec:
             self._grade_missing = True
             self.criteria.append(
@@ -76,10 +163,9 @@ class Verdict:
                     id="ki67-current",
                     label="grade from a recent specimen",
                     met=None,
-                    note=f"Ki-67/mitotic count of {seen} is older than {stale.window} (A.6): consider a repeat biopsy",
+                    note=f"Ki-67/mitotic count of {seen} is older than {stale.window} (B36): consider a repeat biopsy",
                     sources=(stale.last_source,) if stale.last_source else (),
                     evidence=("[41]",),
-                    engineering_default=True,
                 )
             )
             self.missing.append("ki67Percent")
@@ -171,12 +257,14 @@ class Verdict:
     def _status(self, positive: Status, summary: str) -> tuple[Status, str]:
         if self._contra:
             return Status.CONTRAINDICATED, f"Contraindicated: {self._contra[0]}."
+        if self._confirm:
+            return Status.INSUFFICIENT_DATA, f"Insufficient data: {self._confirm[0]}."
         if self._grade_missing:
             return Status.INSUFFICIENT_DATA, "Insufficient data: Ki-67 or mitotic count needed for the grade (B4)."
         if self._unmet:
             return Status.NOT_RECOMMENDED, f"Not recommended: {self._unmet[0]}."
         if self.missing:
-            labels = ", ".join(INPUTS[e].label.split(" (")[0] for e in self.blocking[:3])
+            labels = ", ".join(INPUTS[e].label.split(" (")[0] for e in self.blocking[:3] if e in INPUTS)
             return Status.INSUFFICIENT_DATA, f"Insufficient data: {labels} needed."
         if self._caps and _RANK.get(positive, 2) < _RANK[Status.CONSIDER]:
             reason = summary.split(": ", 1)[-1]

@@ -22,6 +22,7 @@ from nelm_fhir.model import (
     DiseaseTrend,
     DrugClass,
     FrillingType,
+    Grade,
     LabKind,
     PrimarySite,
     PrimaryStatus,
@@ -50,6 +51,7 @@ NAMESPACES: Mapping[str, frozenset[str]] = {
             "tumour-other-dimension",
             "disease-status",
             "morphology",
+            "pregnancy-status",
         }
     ),
     "lab": frozenset(k.value for k in LabKind),
@@ -57,6 +59,9 @@ NAMESPACES: Mapping[str, frozenset[str]] = {
     "frilling": frozenset(k.value for k in FrillingType),
     "differentiation": frozenset({"well", "poor"}),
     "primary-status": frozenset(k.value for k in PrimaryStatus),
+    "resection-extent": frozenset({"minor", "major"}),
+    "who-grade": frozenset(k.value for k in Grade),
+    "pregnancy": frozenset({"pregnant", "not-pregnant", "unknown"}),
     "primary": frozenset({*(k.value for k in PrimarySite), "unspecified"}),
     "metastasis": frozenset(
         {
@@ -81,6 +86,7 @@ NAMESPACES: Mapping[str, frozenset[str]] = {
             "carcinoid-heart-disease",
             "cirrhosis",
             "portal-hypertension",
+            "pregnancy",
         }
     ),
     "syndrome": frozenset(k.value for k in SyndromeKind),
@@ -120,6 +126,7 @@ ATTRIBUTES: Mapping[str, frozenset[str]] = {
     "syndrome": frozenset(k.value for k in SyndromeKind),
     "portalDrained": frozenset({"true", "false"}),
     "drugClass": frozenset(k.value for k in DrugClass),
+    "grade": frozenset(k.value for k in Grade),
 }
 
 

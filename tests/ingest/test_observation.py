@@ -218,18 +218,25 @@ def test_ki67_breast_code_is_accepted_with_a_warning() -> None:
     assert warning.severity == "warning" and "85330-9" in warning.message
 
 
-def test_ki67_upper_bound_is_used_with_a_warning_and_lower_bound_is_refused() -> None:
+def test_ki67_bounds_are_read_as_b27_says() -> None:
+    # B27: "< 2 %" is G1 (the worse end is just under 2); "> 20 %" is above 20, G3; "> 15 %" may be G2 or G3:
+    # the grade cannot be told, so it is unreadable (B28), never read as 15.
     below = ki67("below", 2.0)
     below["valueQuantity"]["comparator"] = "<"
     above = ki67("above", 20.0)
     above["valueQuantity"]["comparator"] = ">"
-    prof = profile(below, above)
-    assert [r.source for r in prof.ki67] == ["Observation/below"]
+    vague = ki67("vague", 15.0)
+    vague["valueQuantity"]["comparator"] = ">"
+    prof = profile(below, above, vague)
+    assert {r.source: r.comparator for r in prof.ki67} == {"Observation/below": "<", "Observation/above": ">"}
+    assert prof.grade is not None and prof.grade.grade.value == "G3"
     by_path = {p.path: p.severity for p in prof.problems}
     assert by_path == {
-        "Observation/below.valueQuantity.comparator": "warning",
-        "Observation/above.valueQuantity.comparator": "error",
+        "Observation/below.valueQuantity.value": "warning",
+        "Observation/above.valueQuantity.value": "warning",
+        "Observation/vague.valueQuantity.value": "error",
     }
+    assert [(u.kind, u.source) for u in prof.unreadable] == [("ki67", "Observation/vague")]
 
 
 @pytest.mark.parametrize("value", [-1, 100.5])
@@ -265,10 +272,17 @@ def test_ecog_value_shapes(value: dict[str, object], expected: int) -> None:
     assert prof.ecog is not None and (prof.ecog.value, prof.ecog.source) == (expected, "Observation/e")
 
 
-@pytest.mark.parametrize("value", [{"valueInteger": 6}, {"valueQuantity": {"value": 1.5}}, {"valueString": "1"}])
+@pytest.mark.parametrize(
+    "value", [{"valueInteger": 6}, {"valueQuantity": {"value": 1.5}}, {"valueString": "6"}, {"valueString": "one"}]
+)
 def test_ecog_out_of_range_or_wrong_type_is_a_problem(value: dict[str, object]) -> None:
     prof = profile(observation("e", cc(LOINC, "89247-1"), category="survey", **value))
     assert prof.ecog is None and problems_at(prof, "Observation/e")
+
+
+def test_ecog_written_as_text_is_read_b27() -> None:
+    prof = profile(observation("e", cc(LOINC, "89247-1"), category="survey", valueString=" 1 "))
+    assert prof.ecog is not None and prof.ecog.value == 1
 
 
 def test_newest_ecog_and_karnofsky_win() -> None:

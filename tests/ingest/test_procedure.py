@@ -105,9 +105,18 @@ def test_generic_surgery_is_classified_by_its_reason() -> None:
     ]
 
 
-def test_an_invalid_procedure_is_a_problem_with_its_path() -> None:
+def test_a_procedure_with_an_unreadable_date_is_read_undated_and_listed_b28() -> None:
+    # B28: a Whipple whose date cannot be read is still a Whipple, never "none recorded".
     proc = procedure("p", cc(SNOMED, "69036001"))
     proc["performedDateTime"] = "yesterday"
     prof = profile(proc)
-    assert prof.procedures == ()
+    assert [(p.kind.value, p.date) for p in prof.procedures] == [("whipple", None)]
     assert [p.path for p in prof.problems] == ["Procedure/p.performedDateTime"]
+
+
+def test_an_invalid_procedure_is_a_problem_with_its_path() -> None:
+    proc = procedure("p", cc(SNOMED, "69036001"))
+    proc["note"] = "a note"  # not a list of Annotations
+    prof = profile(proc)
+    assert prof.procedures == ()
+    assert [p.path for p in prof.problems] == ["Procedure/p.note"]

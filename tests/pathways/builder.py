@@ -19,11 +19,13 @@ from nelm_fhir.model import (
     ExtrahepaticSite,
     Fact,
     FrillingType,
+    Grade,
     Ki67Result,
     LabKind,
     LabResult,
     LiverLesion,
     NelmProfile,
+    PregnancyRecord,
     PrimarySite,
     PrimaryStatus,
     PrimaryTumour,
@@ -32,6 +34,7 @@ from nelm_fhir.model import (
     SpecimenSite,
     SyndromeFinding,
     SyndromeKind,
+    UnconfirmedRecord,
 )
 from nelm_fhir.model.grading import assess_grade
 
@@ -98,6 +101,10 @@ def make_profile(
     refractory: bool | None = None,
     burden_symptoms: bool | None = None,
     recurrent: bool = False,
+    resection_extent: str | None = None,
+    pregnant: bool = False,
+    unconfirmed: Sequence[str] = (),
+    stated_grade: Grade | None = None,
 ) -> NelmProfile:
     """Return baseline patient B with the given overrides (None = not recorded)."""
     ki: tuple[Ki67Result, ...] = ()
@@ -146,6 +153,12 @@ def make_profile(
         liver_involvement_percent=_fact(involvement, "Observation/involvement", imaging_date)
         if involvement is not None else None,
         flr_percent=_fact(flr, "Observation/flr", imaging_date) if flr is not None else None,
+        resection_extent=_fact(resection_extent, "Observation/extent") if resection_extent is not None else None,
+        stated_grade=_fact(stated_grade, "Observation/who-grade", months_ago(2)) if stated_grade is not None else None,
+        pregnancy=(PregnancyRecord(source="Condition/pregnancy", code="icd|Z33.1", kind="condition", pregnant=True,
+                                   date=months_ago(2)),) if pregnant else (),
+        unconfirmed=tuple(UnconfirmedRecord(topic=t, text=f"text naming {t}", source=f"Condition/text-{t}")
+                          for t in unconfirmed),
         frilling_type=_fact(frilling, "Observation/frilling") if frilling is not None else None,
         resectable_r0=_fact(r0, "Observation/r0") if r0 is not None else None,
         achievable_debulking_percent=_fact(debulk, "Observation/debulk") if debulk is not None else None,

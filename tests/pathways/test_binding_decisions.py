@@ -425,7 +425,8 @@ CYTO: dict[str, Any] = {**UNRESECTABLE, "ki67": 3.0, "debulk": 70.0}
 
 @pytest.mark.parametrize(("kwargs", "expected", "cid"), [
     ({"syndrome": True, "refractory": True}, C, "refractory-syndrome"),
-    ({"syndrome": True, "refractory": False}, N, "refractory-syndrome"),
+    # B36(b): a syndrome controlled by SSA takes the non-functional path (here: no burden symptoms, so N).
+    ({"syndrome": True, "refractory": False}, N, "tumour-burden-symptoms"),
     ({"syndrome": True}, N, "refractory-syndrome"),
     ({"burden_symptoms": True, "stable_months": 6}, C, "stable-6-months"),
     ({"burden_symptoms": True, "stable_months": 5}, N, "stable-6-months"),
@@ -543,7 +544,8 @@ def test_b18_tae_tace_setting() -> None:
 
 
 def test_b18_limited_resectable_disease_is_not_recommended_even_while_resection_awaits_data() -> None:
-    ev = run(flr=None)  # single lesion, R0 feasible per MDT; curative resection waits for volumetry
+    # single lesion, R0 feasible per MDT, a major resection planned (B38): curative resection waits for volumetry
+    ev = run(flr=None, resection_extent="major")
     assert status(ev, M.CURATIVE_RESECTION) == D
     assert status(ev, M.TAE) == N
     assert crit(ev, M.TAE, "liver-directed-indication")["note"] == "limited NELM, R0 resection feasible per MDT"
@@ -746,7 +748,7 @@ def test_b26_absent_findings_read_none_recorded() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "modality", "element"), [
-    ({"flr": None}, M.CURATIVE_RESECTION, "flrPercent"),
+    ({"flr": None, "resection_extent": "major"}, M.CURATIVE_RESECTION, "flrPercent"),  # B38: major only
     ({"krenning": None, **PRRT}, M.PRRT, "krenningScore"),
     ({"labs": {LabKind.PLATELETS: None}, **PRRT}, M.PRRT, "platelets"),
     ({"labs": {LabKind.INR: None}, **UNRESECTABLE}, M.TAE, "inr"),

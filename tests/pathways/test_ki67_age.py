@@ -1,4 +1,7 @@
-"""A.6 Ki-67 specimen age: an engineering default (12 months, or since the last progression), configurable.
+"""Ki-67 specimen age, B36(c): current when taken at most 12 months ago (configurable); a specimen taken
+before the latest progression only adds "re-biopsy after progression advised [41]" and an advisory gap for
+liver transplantation, ALPPS and PRRT (statuses unchanged). Before B36 this was an A.6 engineering default
+under which a specimen taken since the last progression stayed current at any age; B36 replaced that.
 
 An old grading specimen never supports a grade-dependent option (it becomes insufficient-data with a
 stale gap naming the specimen), but it still counts against one (G3 contraindications stand), and it
@@ -46,9 +49,9 @@ def _run(profile: NelmProfile, config: Any = CONFIG) -> Evaluation:
     return evaluate(profile, now=NOW, config=config)
 
 
-def test_threshold_is_a_labelled_configurable_engineering_default() -> None:
+def test_threshold_is_the_b36_limit_and_configurable() -> None:
     t = CONFIG.threshold("staleness.ki67-months")
-    assert (t.value, t.unit, t.rule, t.engineering_default, t.configurable) == (12, "mo", "A.6", True, True)
+    assert (t.value, t.unit, t.rule, t.engineering_default, t.configurable) == (12, "mo", "B36", False, True)
 
 
 @pytest.mark.parametrize(("when", "stale"), [
@@ -62,11 +65,11 @@ def test_specimen_older_than_12_months_blocks_positive_grade_dependent_options(w
     assert ("ki67-current" in ids) is stale
     if stale:
         c = ids["ki67-current"].to_json()
-        assert c["engineeringDefault"] is True and c["met"] is None and "A.6" in c["note"]
+        assert not c.get("engineeringDefault") and c["met"] is None and "B36" in c["note"]
         assert when.isoformat() in c["note"] and "consider a repeat biopsy" in c["note"]
         gap = next(g.to_json() for g in ev.data_gaps if g.element == "ki67Percent")
         assert gap["stale"] is True and gap["lastSeen"] == when.isoformat() and gap["lastSource"] == "Observation/ki67"
-        assert "12 months" in gap["why"] and "A.6" in gap["why"] and "curative-resection" in gap["blocks"]
+        assert "12 months" in gap["why"] and "B36" in gap["why"] and "curative-resection" in gap["blocks"]
         assert ev.profile_summary["grade"] == "G1"  # the old value is still shown
 
 
@@ -89,16 +92,32 @@ def test_an_old_g3_still_contraindicates() -> None:
     assert ev.result(M.PORTAL_VEIN_EMBOLIZATION).status.value == "insufficient-data"
 
 
-def test_a_specimen_taken_since_the_last_progression_stays_current() -> None:
+def test_b36_an_old_specimen_is_stale_even_when_taken_since_the_last_progression() -> None:
+    # B36(c) replaced A.6's "or since the last progression": 12 months is the only limit.
     profile = _aged(make_profile(**UNRESECTABLE), months_ago(20))
     statuses = (DiseaseStatus(trend=DiseaseTrend.STABLE, source="Observation/s-now", date=months_ago(1)),
                 DiseaseStatus(trend=DiseaseTrend.WORSENED, source="Observation/s-prog", date=months_ago(22)))
     after = dataclasses.replace(profile, disease_status=statuses)
-    assert _run(after).result(M.PRRT).status.value == "consider"  # stable now, not progressive
-    assert not any(g.element == "ki67Percent" for g in _run(after).data_gaps)
-    before = dataclasses.replace(profile, disease_status=(
-        statuses[0], dataclasses.replace(statuses[1], date=months_ago(18))))
-    assert _run(before).result(M.PRRT).status.value == "insufficient-data"
+    assert _run(after).result(M.PRRT).status.value == "insufficient-data"
+    assert any(g.element == "ki67Percent" and g.stale for g in _run(after).data_gaps)
+
+
+def test_b36_a_current_specimen_before_the_latest_progression_adds_a_rebiopsy_note_only() -> None:
+    # Both sides: progression one month ago; a current specimen taken before it (note + advisory gap) or after it.
+    progression = (DiseaseStatus(trend=DiseaseTrend.WORSENED, source="Observation/s-prog", date=months_ago(1)),)
+    before = _run(dataclasses.replace(_aged(make_profile(**UNRESECTABLE), months_ago(5)), disease_status=progression))
+    since = _run(dataclasses.replace(_aged(make_profile(**UNRESECTABLE), NOW - dt.timedelta(days=7)),
+                                     disease_status=progression))
+    assert before.result(M.PRRT).status is since.result(M.PRRT).status  # statuses unchanged
+    assert before.result(M.PRRT).status.value == "recommended"
+    gap = next(g for g in before.data_gaps if g.element == "ki67AfterProgression")
+    assert gap.blocks == () and "re-biopsy after progression advised [41]" in gap.why and "prrt" in gap.why
+    assert "curative-resection" not in gap.why
+    assert any("re-biopsy after progression advised [41]" in n for n in before.notes)
+    assert "re-biopsy after progression advised [41]" in before.result(M.PRRT).notes
+    assert "re-biopsy after progression advised [41]" not in before.result(M.TAE).notes
+    assert not any(g.element == "ki67AfterProgression" for g in since.data_gaps)
+    assert not any("re-biopsy" in n for n in since.notes)
 
 
 def test_a_recent_mitotic_count_or_any_recent_ki67_keeps_the_grade_current() -> None:

@@ -13,7 +13,15 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nelm_fhir.model import Differentiation, ExtrahepaticSite, FrillingType, LabKind, PrimarySite, PrimaryStatus
+from nelm_fhir.model import (
+    Differentiation,
+    ExtrahepaticSite,
+    FrillingType,
+    Grade,
+    LabKind,
+    PrimarySite,
+    PrimaryStatus,
+)
 from nelm_fhir.pathways import Modality, Status, evaluate, load_config
 from tests.pathways.builder import BASE_LABS, NOW, make_profile
 
@@ -69,7 +77,28 @@ profiles = st.fixed_dictionaries({
     "refractory": _maybe_bool,
     "burden_symptoms": _maybe_bool,
     "recurrent": st.booleans(),
+    "pregnant": st.booleans(),
+    "unconfirmed": st.lists(st.sampled_from(["bilio-enteric", "bilio-enteric-status", "portal-vein-thrombosis",
+                                             "hepatic-failure", "pregnancy", "extrahepatic"]), max_size=2, unique=True),
+    "stated_grade": st.sampled_from([None, None, *Grade]),
+    "resection_extent": st.sampled_from([None, None, "minor", "major"]),
 })
+
+# PATHWAY.md B32 and B28/B31, written out here independently of the engine's tables.
+PREGNANCY_X = {M.PRRT, M.PRRT_PLUS_RADIOEMBOLIZATION, M.RADIOEMBOLIZATION, M.TACE, M.EVEROLIMUS, M.SUNITINIB,
+               M.CHEMOTHERAPY}
+PREGNANCY_AT_MOST_C = SURGICAL | {M.RFA, M.STEREOTACTIC_RFA, M.MWA, M.INTERFERON_ALPHA, M.SOMATOSTATIN_ANALOGUE,
+                                  M.TAE}
+HEPATECTOMIES = {M.CURATIVE_RESECTION, M.SIMULTANEOUS_RESECTION, M.REPEAT_RESECTION, M.PORTAL_VEIN_EMBOLIZATION,
+                 M.TWO_STAGE_HEPATECTOMY, M.ALPPS}
+TO_CONFIRM = {
+    "bilio-enteric": {M.TAE, M.TACE, M.RFA, M.STEREOTACTIC_RFA, M.MWA},
+    "bilio-enteric-status": {M.TAE, M.TACE, M.RFA, M.STEREOTACTIC_RFA, M.MWA},
+    "portal-vein-thrombosis": {M.TAE, M.TACE},
+    "hepatic-failure": HEPATECTOMIES | {M.TAE, M.TACE, M.RADIOEMBOLIZATION, M.PRRT_PLUS_RADIOEMBOLIZATION},
+    "pregnancy": PREGNANCY_X,
+    "extrahepatic": {M.CURATIVE_RESECTION, M.SIMULTANEOUS_RESECTION, M.LIVER_TRANSPLANTATION},
+}
 
 
 def _forbidden(kw: dict[str, Any]) -> dict[Modality, str]:
@@ -79,7 +108,7 @@ def _forbidden(kw: dict[str, Any]) -> dict[Modality, str]:
     nec = kw["differentiation"] is Differentiation.POOR or any(
         m.endswith(("8246/3", "128628002")) for m in kw["morphology"])
     ki67, mitoses = kw["ki67"], kw["mitoses"]
-    g3 = (ki67 is not None and ki67 > 20) or (mitoses is not None and mitoses > 20)
+    g3 = (ki67 is not None and ki67 > 20) or (mitoses is not None and mitoses > 20) or kw["stated_grade"] is Grade.G3
     if nec:
         out.update(dict.fromkeys(SURGICAL | {M.RFA, M.STEREOTACTIC_RFA, M.MWA, M.TAE, M.TACE, M.RADIOEMBOLIZATION,
                                              M.PRRT, M.PRRT_PLUS_RADIOEMBOLIZATION}, "B5"))
@@ -110,9 +139,21 @@ def _forbidden(kw: dict[str, Any]) -> dict[Modality, str]:
     if kw["krenning"] is None or any(labs[k] is None for k in (LabKind.EGFR, LabKind.PLATELETS,
                                                                LabKind.HAEMOGLOBIN, LabKind.LEUKOCYTES)):
         out.setdefault(M.PRRT, "B26")
-    if kw["flr"] is None or kw["r0"] is None:
-        out.setdefault(M.CURATIVE_RESECTION, "B26")
-    if ki67 is None and mitoses is None and not nec:
+    # B38: FLR is required only for a major resection (without an extent: minor = Frilling I, one lesion < 5 cm).
+    sized = [s for s in kw["lesions"] if s is not None]
+    minor = kw["resection_extent"] == "minor" or (
+        kw["resection_extent"] is None and kw["frilling"] is FrillingType.I and len(sized) == 1 and sized[0] < 5)
+    if kw["r0"] is None or (kw["flr"] is None and not minor):
+        out.setdefault(M.CURATIVE_RESECTION, "B26/B38")
+    if kw["pregnant"]:
+        out.update(dict.fromkeys(PREGNANCY_X, "B32"))
+    for topic in kw["unconfirmed"]:
+        out.update(dict.fromkeys(TO_CONFIRM[topic], f"B28 {topic}"))
+    if kw["ecog"] is None and kw["fit"] is None:
+        out.update(dict.fromkeys(SURGICAL, "B34"))
+    if kw["site"] is None:
+        out.update(dict.fromkeys({M.CURATIVE_RESECTION, M.SIMULTANEOUS_RESECTION, M.LIVER_TRANSPLANTATION}, "B30"))
+    if ki67 is None and mitoses is None and not nec and kw["stated_grade"] is None:
         for m in (M.CURATIVE_RESECTION, M.ALPPS, M.LIVER_TRANSPLANTATION, M.PRRT, M.EVEROLIMUS, M.SUNITINIB):
             out.setdefault(m, "B4")
     return out
@@ -126,6 +167,12 @@ def test_no_positive_status_with_a_present_contraindication(kw: dict[str, Any]) 
     for modality, rule in _forbidden(kw).items():
         result = ev.result(modality)
         assert result.status not in POSITIVE, f"{modality.value} is {result.status.value} despite {rule}: {result}"
+    if kw["pregnant"]:  # B32: at most "consider", with the warning
+        for modality in PREGNANCY_AT_MOST_C:
+            result = ev.result(modality)
+            assert result.status is not Status.RECOMMENDED, f"{modality.value} recommended in pregnancy"
+            if result.status is Status.CONSIDER:
+                assert "pregnancy: obstetric and MDT input required" in result.warnings
     for result in ev.results:
         if result.status is Status.CONTRAINDICATED:
             assert any(c.met is False for c in result.criteria)

@@ -63,6 +63,8 @@ def prefetch(pid: str = PATIENT_ID) -> dict[str, Any]:
         "ki67": _searchset(ki67(pid)),
         "labs": empty,
         "findings": empty,
+        "panels": empty,
+        "reports": empty,
         "procedures": empty,
         "medicationRequests": empty,
         "medicationStatements": empty,

@@ -40,6 +40,11 @@ def _matches(resource: dict[str, Any], name: str, value: str) -> bool:
             system, _, code = token.rpartition("|")
             wanted.add((system, code))
         return any((s, c) in wanted or ("", c) in wanted for s, c in _codings(resource))
+    if name == "component-code":
+        wanted = {tuple(token.rpartition("|")[::2]) for token in value.split(",")}
+        found = [(c.get("system", ""), c.get("code", "")) for comp in resource.get("component", [])
+                 for c in (comp.get("code") or {}).get("coding", [])]
+        return any(pair in wanted for pair in found)
     if name.startswith("_"):
         return True  # _sort, _count, _include: handled by search()
     raise ValueError(f"search parameter {name} is not supported by this test helper")

@@ -78,6 +78,10 @@ class Spec:
     recurrence: bool = False
     labs: dict[str, float] = field(default_factory=dict)
     comorbidity: str | None = None  # SNOMED code of a condition that makes surgery unsafe
+    # Issue 11 vignettes: further resources as an EHR writes them (ids prefixed, subject added) and resource ids
+    # of the baseline to leave out (e.g. "primary-status" for a record that never states it).
+    extra: tuple[dict[str, Any], ...] = ()
+    omit: tuple[str, ...] = ()
 
 
 BASE_LABS = {  # LOINC code: (value, UCUM unit, display)
@@ -94,6 +98,11 @@ EXTRA_LABS = {
     "35591-7": ("mL/min", "Creatinine renal clearance predicted by Cockcroft-Gault formula"),
     "1695-6": ("mg/(24.h)", "5-Hydroxyindoleacetate [Mass/time] in 24 hour Urine"),
 }
+
+
+def date_ago(days_ago: int = 0, months_ago: int = 0) -> str:
+    """Return the ISO date ``days_ago`` days and ``months_ago`` months before NOW (as every vignette date)."""
+    return _date(days_ago, months_ago)
 
 
 def _date(days_ago: int = 0, months_ago: int = 0) -> str:
@@ -171,6 +180,10 @@ def build(spec: Spec) -> dict[str, Any]:
     _liver(b, spec)
     _course_and_fitness(b, spec)
     _labs(b, spec)
+    if spec.omit:
+        b.entries = [e for e in b.entries if e["resource"]["id"].removeprefix(f"{b.pid}-") not in spec.omit]
+    for resource in spec.extra:
+        b.add({"subject": b.subject, **json.loads(json.dumps(resource))})
     return {"resourceType": "Bundle", "id": f"vignette-{b.pid}", "type": "collection",
             "timestamp": f"{NOW.isoformat()}T08:00:00Z", "entry": b.entries}
 

@@ -157,6 +157,12 @@ VIGNETTES: list[tuple[Spec, Expected]] = [
                "prrt": "R/C", "interferon-alpha": "C", "liver-transplantation": "N"}, grade="G2")),
 ]
 
+from tests.vignettes.specs_b30_b40 import VIGNETTES_B30_B40  # noqa: E402 - needs Expected, V01 and V16 above
+
+VIGNETTES += VIGNETTES_B30_B40
+from tests.vignettes.specs_b27_b29 import VIGNETTES_B27_B29  # noqa: E402 - needs Expected, V01 and V16 above
+
+VIGNETTES += VIGNETTES_B27_B29
 SPECS = [spec for spec, _ in VIGNETTES]
 
 
