@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cds_hooks.clinical_text import MODALITY_LABELS
 from nelm_fhir.model import (
     ConditionRecord,
     ConditionState,
@@ -41,30 +42,6 @@ __all__ = [
     "short",
     "source_of",
 ]
-
-MODALITY_LABELS: dict[Modality, str] = {
-    Modality.CURATIVE_RESECTION: "Curative liver resection",
-    Modality.SIMULTANEOUS_RESECTION: "Simultaneous resection of primary and NELM",
-    Modality.PORTAL_VEIN_EMBOLIZATION: "Portal vein embolization then resection",
-    Modality.TWO_STAGE_HEPATECTOMY: "Two-stage hepatectomy",
-    Modality.ALPPS: "ALPPS",
-    Modality.CYTOREDUCTIVE_SURGERY: "Cytoreductive (debulking) surgery",
-    Modality.LIVER_TRANSPLANTATION: "Liver transplantation",
-    Modality.REPEAT_RESECTION: "Repeat liver resection",
-    Modality.RFA: "Radiofrequency ablation",
-    Modality.STEREOTACTIC_RFA: "Stereotactic RFA",
-    Modality.MWA: "Microwave ablation",
-    Modality.TAE: "TAE (bland embolization)",
-    Modality.TACE: "TACE",
-    Modality.RADIOEMBOLIZATION: "Radioembolization (Y-90 SIRT)",
-    Modality.PRRT: "PRRT",
-    Modality.PRRT_PLUS_RADIOEMBOLIZATION: "PRRT with radioembolization",
-    Modality.SOMATOSTATIN_ANALOGUE: "Somatostatin analogue",
-    Modality.EVEROLIMUS: "Everolimus",
-    Modality.SUNITINIB: "Sunitinib",
-    Modality.CHEMOTHERAPY: "Chemotherapy",
-    Modality.INTERFERON_ALPHA: "Interferon alpha",
-}
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}<>|])")
 
