@@ -196,7 +196,8 @@ _INTERNAL = re.compile(
 )
 _REFERENCE = re.compile(r"`?\b[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}`?")
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")
-_ALLOWED_CAMEL = frozenset({"eGFR", "mTOR", "panNET", "panNETs", "pNET", "pNETs", "iPad", "mCRC", "ctDNA"})
+_ALLOWED_CAMEL = frozenset({"eGFR", "mTOR", "panNET", "panNETs", "panNEN", "panNENs", "pNET", "pNETs", "iPad", "mCRC",
+                            "ctDNA"})
 
 
 def modality_label(modality: Modality | str, *, long: bool = False) -> str:

@@ -67,17 +67,23 @@ def answer_groups(evaluation: Evaluation) -> list[AnswerGroup]:
     return out
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _fields_of(gap: DataGap) -> tuple[CaptureField, ...]:
     codes = [c.split("|", 1)[1] for c in gap.codes if c.startswith(FINDING_SYSTEM + "|")]
     return tuple(_FIELD_BY_CODE[c] for c in codes if c in _FIELD_BY_CODE)
 
 
 def gap_rows(evaluation: Evaluation) -> list[GapRow]:
-    """Return the data gaps in clinician wording, each with the capture fields that fill it (maybe none)."""
-    return [
-        GapRow(key=f"gap-{i}", label=element_label(g.element)[:1].upper() + element_label(g.element)[1:],
-               why=clinician_text(g.why),
+    """Return the data gaps in clinician wording, most blocking first, each with the fields that fill it."""
+    rows = [
+        GapRow(key=f"gap-{i}", label=_sentence(element_label(g.element)),
+               why=_sentence(clinician_text(g.why)),
                blocks=tuple((m.value, MODALITY_NAMES[m.value]) for m in g.blocks), fields=_fields_of(g),
                order=g.order_label, stale=g.stale, last_seen=g.last_seen, last_source=g.last_source)
         for i, g in enumerate(evaluation.data_gaps, start=1)
     ]
+    # The gap that blocks most options first (stable: the engine's order otherwise).
+    return sorted(rows, key=lambda row: -len(row.blocks))

@@ -226,7 +226,7 @@ def _chip_label(modality: Modality, status: Status | None) -> str:
 
 
 def _chip_width(text: str) -> int:
-    return int(len(text) * 8.6) + 22
+    return int(len(text) * 8.4) + 24
 
 
 def _chip_positions(leaf: _Leaf, status: Mapping[Modality, Status], width: int) -> list[tuple[int, int, int]]:
@@ -252,7 +252,7 @@ def _chip(modality: Modality, st: Status | None, x: int, y: int, w: int) -> str:
     return (f'<a href="#m-{modality.value}" class="chip" data-modality="{modality.value}" '
             f'data-status="{st.value if st else "none"}" aria-label="{escape(label)}">'
             f'<rect x="{x}" y="{y}" width="{w}" height="{CHIP_H}" rx="14" fill="{fill}"/>'
-            f'<text x="{x + 11}" y="{y + 19}" class="ct">{escape(label)}</text></a>')
+            f'<text x="{x + 12}" y="{y + 19}" class="ct">{escape(label)}</text></a>')
 
 
 def _edge(d: str, gate: str, exit_key: str, lit: bool) -> str:
@@ -311,7 +311,7 @@ def render_flowchart(evaluation: Evaluation, *, flr_min_percent: float) -> str:
         if step is not None:
             note = ("Route stops: " if stopped else "Patient: ") + step.reason
             if gate.decision:
-                for j, line in enumerate(_lines(note, 44)[:2]):
+                for j, line in enumerate(_lines(note, 40)[:2]):
                     body.append(f'<text x="{GATE_X + 10}" y="{gy + 57 + j * 15}" class="gn">{escape(line)}</text>')
         body.append("</g>")
         ly = tops[i]

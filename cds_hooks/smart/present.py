@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cds_hooks.clinical_text import MODALITY_NAMES, STATUS_LABELS
+from cds_hooks.clinical_text import MODALITY_NAMES, STATUS_LABELS, unit_text
 from nelm_fhir.pathways.result import Evaluation, Modality, ModalityResult
 
 __all__ = [
@@ -125,7 +125,7 @@ def banner_of(patient: Mapping[str, Any] | None, today: dt.date) -> Banner | Non
 def _value_text(res: Mapping[str, Any]) -> str:
     if isinstance(res.get("valueQuantity"), dict):
         q = res["valueQuantity"]
-        return f"{q.get('value', '')} {q.get('unit') or q.get('code') or ''}".strip()
+        return f"{q.get('value', '')} {unit_text(q.get('unit') or q.get('code') or '')}".strip()
     if "valueBoolean" in res:
         return "yes" if res["valueBoolean"] else "no"
     for key in ("valueInteger", "valueString", "valueDecimal"):
@@ -288,7 +288,7 @@ def profile_rows(summary: Mapping[str, Any]) -> list[ProfileRow]:
                 sources = [lab["source"]] if isinstance(lab.get("source"), str) else []
                 date = f" ({lab['date']})" if lab.get("date") else ""
                 rows.append(ProfileRow(label=LAB_NAMES.get(kind, humanise(kind)),
-                                       value=f"{lab.get('value')} {lab.get('unit') or ''}".strip() + date,
+                                       value=f"{lab.get('value')} {unit_text(lab.get('unit'))}".strip() + date,
                                        sources=sources))
     for key in sorted(rest):
         sources = []
