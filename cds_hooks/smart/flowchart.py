@@ -347,7 +347,7 @@ def render_flowchart(evaluation: Evaluation, *, flr_min_percent: float) -> str:
     height = fy + _leaf_height(FUNCTIONAL, status, fw) + 16
     desc = _describe(list(route.values()), functional)
     head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" role="group" '
         'aria-labelledby="flow-title flow-desc" class="flowchart">'
         '<title id="flow-title">NELM treatment algorithm with this patient\'s route</title>'
         f'<desc id="flow-desc">{escape(desc)}</desc>'
