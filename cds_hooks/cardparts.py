@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cds_hooks.clinical_text import MODALITY_LABELS
+from cds_hooks.clinical_text import MODALITY_LABELS, clinician_text, quantity_text
 from nelm_fhir.model import (
     ConditionRecord,
     ConditionState,
@@ -31,6 +31,7 @@ __all__ = [
     "coding_of",
     "criterion_line",
     "evidence_line",
+    "evidence_links",
     "facts_behind",
     "facts_by_source",
     "label_of",
@@ -38,6 +39,7 @@ __all__ = [
     "md",
     "new_uuid",
     "profile_facts",
+    "ref_numbers",
     "ref_text",
     "short",
     "source_of",
@@ -91,23 +93,42 @@ def coding_of(token: str) -> dict[str, str] | None:
 
 
 def criterion_line(criterion: Criterion) -> str:
-    """Return one Markdown list line: mark, label, note, sources and evidence labels of a criterion."""
+    """Return one Markdown list line as a clinician reads it: mark, label and note (no ids, no references).
+
+    The FHIR references behind a criterion travel in the card's ``org.nelm-cds.basedOn`` extension.
+    """
     mark = {True: "✓", False: "✗", None: "?"}[criterion.met]
-    parts = [f"- {mark} {md(criterion.label)}"]
-    if criterion.note:
-        parts.append(f": {md(criterion.note)}")
-    if criterion.sources:
-        parts.append(f" ({', '.join(md(s) for s in criterion.sources)})")
-    if criterion.evidence:
-        parts.append(f" {' '.join(md(e) for e in criterion.evidence)}")
-    labels = []
+    text = clinician_text(criterion.label)
+    note = clinician_text(criterion.note) if criterion.note else ""
+    line = f"- {mark} {md(text)}" + (f": {md(note)}" if note and note.lower() != text.lower() else "")
     if criterion.engineering_default:
-        labels.append("engineering default, configurable")
-    if criterion.beyond_source_review:
-        labels.append("beyond the source review")
-    if labels:
-        parts.append(f" _({'; '.join(labels)})_")
-    return "".join(parts)
+        line += " _(configurable threshold)_"
+    return line
+
+
+def ref_numbers(labels: Sequence[str]) -> list[str]:
+    """Return the seed-review reference numbers in labels such as ``[10]``, ``[2,96,97]``, ``[38–41]``, once each."""
+    out: list[str] = []
+    for label in labels:
+        for group in re.findall(r"\[([0-9,\s–-]+)\]", label) or [label.strip("[]")]:
+            for part in group.split(","):
+                part = part.strip()
+                lo, dash, hi = part.replace("–", "-").partition("-")
+                if dash and lo.isdigit() and hi.isdigit() and int(hi) - int(lo) < 50:
+                    out.extend(str(n) for n in range(int(lo), int(hi) + 1))
+                elif part.isdigit():
+                    out.append(part)
+    return list(dict.fromkeys(out))
+
+
+def evidence_links(ctx: CardContext, modality: Modality | None, labels: Sequence[str], *, limit: int = 6) -> str:
+    """Return Markdown links to the evidence page's references (``/evidence/<option>#ref-41``), at most ``limit``."""
+    page = f"{ctx.base_url}/evidence" + (f"/{modality.value}" if modality is not None else "")
+    numbers = ref_numbers(labels)
+    links = [f"[[{n}]]({page}#ref-{n})" for n in numbers[:limit]]
+    if len(numbers) > limit:
+        links.append(f"(+{len(numbers) - limit} on the evidence page)")
+    return " ".join(links)
 
 
 def evidence_line(result: ModalityResult) -> str:
@@ -152,9 +173,6 @@ def link_to_app(ctx: CardContext, app_context: dict[str, str]) -> dict[str, Any]
 
 # --- Facts used, as a clinician reads them (issue 4: "naming the facts used, with dates and values") ---
 
-_UNIT_TEXT = {
-    "10*9/L": "×10⁹/L", "mL/min/{1.73_m2}": "mL/min/1.73 m²", "{INR}": "", "mg/(24.h)": "mg/24 h", "%": "%",
-}
 _SPECIMEN_TEXT = {
     SpecimenSite.LIVER: "on liver biopsy", SpecimenSite.PRIMARY: "on the primary tumour",
     SpecimenSite.OTHER: "on another specimen", SpecimenSite.UNKNOWN: "specimen not stated",
@@ -189,6 +207,18 @@ class FactLine:
         return " · ".join(parts)
 
 
+    def brief(self) -> str:
+        """Return the fact in one short phrase: label, value and date (no references)."""
+        return f"{md(self.label)}: {md(self.value)}" + (f" ({self.date.isoformat()})" if self.date else "")
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the fact for a card's ``org.nelm-cds.basedOn`` extension, with its FHIR references."""
+        out: dict[str, Any] = {"fact": self.label, "value": self.value, "references": list(self.sources)}
+        if self.date is not None:
+            out["date"] = self.date.isoformat()
+        return out
+
+
 def ref_text(reference: str) -> str:
     """Return a FHIR reference as a Markdown code span (escaped text when it is not a plain reference)."""
     return f"`{reference}`" if _REF.match(reference) else md(reference)
@@ -199,8 +229,7 @@ def _number(value: float) -> str:
 
 
 def _quantity(value: float, unit: str | None) -> str:
-    shown = _UNIT_TEXT.get(unit, unit) if unit else ""
-    return f"{_number(value)} {shown}".strip()
+    return quantity_text(value, unit)
 
 
 def _yes_no(value: bool) -> str:
@@ -303,7 +332,7 @@ def _course_facts(profile: NelmProfile) -> list[FactLine]:
     lines += _fact("karnofsky", "Karnofsky", profile.karnofsky, f"{profile.karnofsky.value} %"
                    if profile.karnofsky else None)
     lines += _fact("fit", "Fit for major surgery", profile.fit_for_major_surgery)
-    lines += _fact("krenning", "SSTR imaging: Krenning score", profile.krenning_score)
+    lines += _fact("krenning", "Krenning score (SSTR imaging)", profile.krenning_score)
     lines += _fact("fdg", "FDG-PET positive", profile.fdg_pet_positive)
     if profile.disease_status:
         latest = profile.disease_status[0]

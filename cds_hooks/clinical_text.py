@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from nelm_fhir.pathways.result import Modality, Status
+from nelm_fhir.pathways.result import Criterion, Modality, ModalityResult, Status
 
 __all__ = [
     "ELEMENT_LABELS",
@@ -28,6 +28,8 @@ __all__ = [
     "STATUS_LABELS",
     "UNIT_TEXT",
     "clinician_text",
+    "decided",
+    "decisive_first",
     "element_label",
     "internal_names",
     "modality_label",
@@ -274,3 +276,35 @@ def internal_names(text: str) -> list[str]:
     """
     prose = _REFERENCE.sub(" ", _LINK_TARGET.sub("]", text))
     return [m.group(0) for m in _INTERNAL.finditer(prose) if m.group(0) not in _ALLOWED_CAMEL]
+
+
+_DECISIVE_RANK: Mapping[str, Mapping[bool | None, int]] = {
+    Status.CONTRAINDICATED.value: {False: 0, None: 1, True: 2},
+    Status.NOT_RECOMMENDED.value: {False: 0, None: 1, True: 2},
+    Status.INSUFFICIENT_DATA.value: {None: 0, False: 1, True: 2},
+    Status.CONSIDER.value: {False: 0, None: 1, True: 2},
+    Status.RECOMMENDED.value: {True: 0, None: 1, False: 2},
+}
+
+
+def decisive_first(result: ModalityResult) -> tuple[Criterion, ...]:
+    """Return every criterion of ``result``, those that decided its status first (none dropped).
+
+    Contraindicated or not recommended: the unmet ones first; insufficient data: the unknown ones; consider:
+    the unmet cautions that capped it, then the met indication; recommended: the met criteria.
+    """
+    rank = _DECISIVE_RANK[result.status.value]
+    return tuple(sorted(result.criteria, key=lambda c: rank[c.met]))
+
+
+def decided(result: ModalityResult) -> tuple[Criterion, ...]:
+    """Return the criteria that decided the status of ``result`` (the first rank of :func:`decisive_first`)."""
+    ordered = decisive_first(result)
+    if not ordered:
+        return ()
+    if result.status is Status.CONSIDER:
+        # "consider" is decided twice: by the met indication and by what capped it (unmet cautions).
+        return tuple(c for c in ordered if c.met is not None)
+    rank = _DECISIVE_RANK[result.status.value]
+    top = rank[ordered[0].met]
+    return tuple(c for c in ordered if rank[c.met] == top)
