@@ -24,6 +24,7 @@ from nelm_fhir.model import (
 from nelm_fhir.pathways.result import MODALITY_SYSTEM, Criterion, Modality, ModalityResult
 
 __all__ = [
+    "DETAIL_WORD_BUDGET",
     "MODALITY_LABELS",
     "NONE_RECORDED",
     "CardContext",
@@ -43,7 +44,11 @@ __all__ = [
     "ref_text",
     "short",
     "source_of",
+    "words",
 ]
+
+# What a clinician reads on one card's detail, at most (about 120 words: read in ten seconds on a ward round).
+DETAIL_WORD_BUDGET = 120
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}<>|])")
 
@@ -77,6 +82,12 @@ def short(text: str, limit: int = 139) -> str:
         return text
     cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:(")
     return cut + "…"
+
+
+def words(text: str) -> int:
+    """Return the number of words a reader sees in Markdown ``text`` (a link counts as its label)."""
+    shown = re.sub(r"\[([^\]]*(?:\[[^\]]*\])?[^\]]*)\]\([^)]*\)", r"\1", text)
+    return len([w for w in re.split(r"\s+", shown) if any(ch.isalnum() for ch in w)])
 
 
 def new_uuid() -> str:
@@ -319,7 +330,8 @@ def _liver_facts(profile: NelmProfile) -> list[FactLine]:
                           date=max(dates) if dates else None, sources=tuple(p.source for p in bilio)))
     active = [f for f in profile.extrahepatic if f.state is ConditionState.ACTIVE]
     found = active or list(profile.extrahepatic)
-    sites = ", ".join(dict.fromkeys(f.site.value.replace("-", " ") + ("" if f.distant else " (regional)")
+    sites = ", ".join(dict.fromkeys(f.site.value.replace("-", " ") + (
+        "" if f.distant or f.site.value.startswith("regional") else " (regional)")
                                     for f in found))
     value = (sites if active else f"history only: {sites}") if found else NONE_RECORDED
     lines.append(FactLine(key="extrahepatic", label="Extrahepatic disease", value=value,

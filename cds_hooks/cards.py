@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cds_hooks.cardparts import (
+    DETAIL_WORD_BUDGET,
     NONE_RECORDED,
     CardContext,
     FactLine,
@@ -33,14 +34,14 @@ from cds_hooks.cardparts import (
     profile_facts,
     short,
     source_of,
+    words,
 )
 from cds_hooks.clinical_text import clinician_text, decided, decisive_first, element_label
 from nelm_fhir.model import DrugClass, ExposureState, NelmProfile
 from nelm_fhir.pathways.result import DataGap, Evaluation, Modality, ModalityResult, Status
 
-__all__ = ["DETAIL_WORD_BUDGET", "patient_view_cards", "short_name", "unreadable_data_card"]
+__all__ = ["DETAIL_WORD_BUDGET", "patient_view_cards", "short_name", "unreadable_data_card", "words"]
 
-DETAIL_WORD_BUDGET = 120
 TUMOUR_BOARD_EVIDENCE = ("[14]", "[15]")
 _REFS = re.compile(r"\s*\[[0-9,\s–-]+\]")  # bracketed seed-review references in prose (cards link them instead)
 
@@ -72,18 +73,18 @@ def short_name(element: str) -> str:
     return element_label(element)
 
 
-def words(text: str) -> int:
-    """Return the number of words a reader sees in Markdown ``text`` (a link counts as its label)."""
-    shown = re.sub(r"\[([^\]]*(?:\[[^\]]*\])?[^\]]*)\]\([^)]*\)", r"\1", text)
-    return len([w for w in re.split(r"\s+", shown) if any(ch.isalnum() for ch in w)])
-
-
 def _by_status(evaluation: Evaluation, status: Status) -> list[ModalityResult]:
     return [r for r in evaluation.results if r.status is status]
 
 
 def _names(results: Sequence[ModalityResult]) -> str:
     return ", ".join(label_of(r.modality) for r in results)
+
+
+def _some(results: Sequence[ModalityResult], limit: int = 4) -> str:
+    """Return up to ``limit`` option names and how many more (folded contraindications of options nobody ordered)."""
+    shown = _names(results[:limit])
+    return shown + (f" and {len(results) - limit} more" if len(results) > limit else "")
 
 
 def _reason(result: ModalityResult) -> str:
@@ -184,9 +185,7 @@ def _headline_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
         lines.append(f"**Next step: {label_of(first.modality)}** (recommended): {md(_reason(first))}. "
                      "Confirm at the NEN tumour board.")
         if len(recommended) > 1:
-            lines.append("**Also recommended:** " + "; ".join(
-                f"{label_of(r.modality)} ({md(_reason(r))})" if len(recommended) <= 2 else label_of(r.modality)
-                for r in recommended[1:]) + ".")
+            lines.append(f"**Also recommended:** {_names(recommended[1:])}.")
     elif missing:
         lines.append(f"**Next step:** complete the missing data ({md(', '.join(missing[:3]))}), then discuss "
                      "the options at the NEN tumour board.")
@@ -200,10 +199,10 @@ def _headline_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
         groups: dict[str, list[ModalityResult]] = {}
         for r in contraindicated:
             groups.setdefault(_cause(r), []).append(r)
-        lines.append("**Contraindicated:** " + "; ".join(f"{_names(g)} ({md(cause)})" for cause, g in groups.items())
+        lines.append("**Contraindicated:** " + "; ".join(f"{_some(g)} ({md(cause)})" for cause, g in groups.items())
                      + ".")
     if not_rec:
-        lines.append(f"Not recommended: {len(not_rec)} other option{'s' if len(not_rec) > 1 else ''} (see the app).")
+        lines.append(f"{len(not_rec)} other option{'s' if len(not_rec) > 1 else ''} not recommended (see the app).")
     if evaluation.problems:
         lines.append(f"{len(evaluation.problems)} record{'s' if len(evaluation.problems) > 1 else ''} could not "
                      "be used (see the app).")
@@ -211,7 +210,7 @@ def _headline_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     tail = [f"Review by the NEN multidisciplinary tumour board is advised for every patient with NELM {board}."]
     if first is not None:
         tail.append(f"Evidence: {evidence_links(ctx, first.modality, first.evidence, limit=4)}")
-    tail.append("Every option, criterion and source: NELM Pathways app.")
+    tail.append("Every criterion and source: in the app.")
     decisive = _decisive_facts([*recommended, *contraindicated, *consider], facts)
     at = len(lines)
     lines += tail

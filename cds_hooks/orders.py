@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds_hooks.cardparts import (
+    DETAIL_WORD_BUDGET,
     CardContext,
     FactLine,
     criterion_line,
@@ -27,6 +28,7 @@ from cds_hooks.cardparts import (
     profile_facts,
     short,
     source_of,
+    words,
 )
 from cds_hooks.clinical_text import clinician_text, decided, decisive_first, element_label, status_label
 from nelm_fhir.model import NelmProfile
@@ -150,7 +152,7 @@ def _replacement(ctx: CardContext, order: DraftOrder, alt: ModalityResult) -> di
         resource["encounter"] = {"reference": f"Encounter/{ctx.encounter_id}"}
     actions: list[dict[str, Any]] = []
     if order.reference:
-        actions.append({"type": "delete", "description": f"Remove the draft order {order.display}",
+        actions.append({"type": "delete", "description": f"Remove the draft order {clinician_text(order.display)}",
                         "resourceId": order.reference})
     actions.append({"type": "create", "description": f"Create a draft order: {label_of(alt.modality)}",
                     "resource": resource})
@@ -173,10 +175,10 @@ def _reason(result: ModalityResult) -> str:
     return _REFS.sub("", text).rstrip(". ")
 
 
-def _remarks(result: ModalityResult) -> list[str]:
-    """Return warnings and notes as clinicians read them; a cap ("at most 'consider'") says why it is only that."""
+def _remarks(result: ModalityResult, *, notes: bool = True) -> list[str]:
+    """Return warnings (and notes) as clinicians read them; a cap ("at most 'consider'") says why it is only that."""
     out = []
-    for text in (*result.warnings, *result.notes):
+    for text in (*result.warnings, *(result.notes if notes else ())):
         plain = _REFS.sub("", clinician_text(text))
         out.append(f"- Only for discussion: {md(_CAP.sub('', plain))}" if _CAP.match(plain) else f"- ⚠ {md(plain)}")
     return out
@@ -228,8 +230,8 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
     met = sum(1 for c in ordered if c.met is True)
     if met:
         lines.append(f"- {met} other criteri{'a' if met > 1 else 'on'} met (see the app)")
-    lines += [w for w in _remarks(result) if not w.startswith("- Only for discussion")]
-    if status is Status.INSUFFICIENT_DATA and gap_elements:
+    lines += [w for w in _remarks(result, notes=False) if not w.startswith("- Only for discussion")]
+    if status is Status.INSUFFICIENT_DATA and gap_elements and not any(c.met is None for c in why):
         lines += ["", "Missing or stale: " + ", ".join(md(element_label(e)) for e in gap_elements) + "."]
     behind = [f for f in facts if set(f.sources) & {s for c in why for s in c.sources}]
     if behind:
@@ -238,10 +240,14 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
             f.brief() + (" _(stale)_" if stale.intersection(f.sources) else "") for f in behind) + "."]
     if evidence:
         lines += ["", f"Evidence: {evidence}"]
+    while words("\n".join(lines)) > DETAIL_WORD_BUDGET and any(x.startswith("- ⚠") for x in lines):
+        # Cautions give way first (the app shows them); the deciding criteria and facts stay.
+        lines.remove(next(x for x in reversed(lines) if x.startswith("- ⚠")))
     suggestions: list[dict[str, Any]] = []
     if order.reference:
         suggestions.append({"label": short(f"Remove the draft order for {name}", 80), "uuid": new_uuid(),
-                            "actions": [{"type": "delete", "description": f"Remove the draft order {order.display}",
+                            "actions": [{"type": "delete",
+                                         "description": f"Remove the draft order {clinician_text(order.display)}",
                                          "resourceId": order.reference}]})
     alt = _alternative(evaluation, result.modality)
     if alt is not None and status is not Status.INSUFFICIENT_DATA:

@@ -226,11 +226,13 @@ def prrt(ctx: Context, route: Status | None) -> Rated:
             "[106,108].",
         )
     v.notes.append("indicated at progression (NETTER-1 setting) [108]")
+    # Worded against the patient: "unresectable" only when the record says so (not when the MDT judged R0 feasible).
+    extent = "unresectable " if ctx.unresectable else ""
     if ctx.progressive is None:
         return v.decide(
-            Status.CONSIDER, f"Consider at MDT: SSTR-positive unresectable disease; {ctx.course_note} [106]."
+            Status.CONSIDER, f"Consider at MDT: SSTR-positive {extent}disease; {ctx.course_note} [106]."
         )
-    return v.decide(Status.CONSIDER, "Consider at MDT: SSTR-positive stable unresectable disease [106].")
+    return v.decide(Status.CONSIDER, f"Consider at MDT: SSTR-positive stable {extent}disease [106].")
 
 
 def _grade_words(ctx: Context) -> str:
