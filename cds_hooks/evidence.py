@@ -139,8 +139,13 @@ def index() -> Response:
     """List the modalities with links to their evidence pages."""
     items = "".join(f"<li><a href='/evidence/{m.value}'>{html.escape(label)}</a></li>"
                     for m, label in MODALITY_LABELS.items())
+    # The tumour-board references every patient's headline card links to (``/evidence#ref-14``).
+    refs = _references()
+    board = "".join(f"<li id='ref-{n}' value='{n}'>{html.escape(refs.get(n, _MISSING))}</li>" for n in ("14", "15"))
     return _page("NELM Pathways evidence", f"<h1>NELM Pathways: evidence by treatment option</h1><ul>{items}</ul>"
-                 "<p>Every patient with NELM: review by the NEN multidisciplinary tumour board [14,15].</p>")
+                 "<h2>Every patient: the tumour board</h2>"
+                 "<p>Every patient with NELM: review by the NEN multidisciplinary tumour board [14,15].</p>"
+                 f"<ol>{board}</ol>")
 
 
 @bp.get("/evidence/<modality>")
@@ -171,6 +176,12 @@ def modality_page(modality: str) -> Response:
         "<p>No numeric threshold specific to this option.</p>")
     refs = "".join(f"<li id='ref-{r['number']}' value='{r['number']}'>{html.escape(r['citation'])}</li>"
                    for r in doc["references"])
+    # The option's criteria also cite the review's general references (e.g. [2], [13]): the rest of the list,
+    # anchored too, so that every "#ref-N" a card links to lands on its line here.
+    own = {r["number"] for r in doc["references"]}
+    others = "".join(f"<li id='ref-{n}' value='{n}'>{html.escape(c)}</li>"
+                     for n, c in sorted(_references().items(), key=lambda item: int(item[0]) if item[0].isdigit()
+                                        else 10_000) if n not in own)
     outcomes = "".join(f"<li>{html.escape(clinician_text(o))}</li>" for o in doc["outcomes"])
     owner_rows = "".join(
         f"<tr><td>{html.escape(t['rule'])}</td><td><code>{html.escape(t['key'])}</code></td>"
@@ -188,6 +199,7 @@ def modality_page(modality: str) -> Response:
             f"{html.escape(doc['configuration'])}.</p><h2>Criteria thresholds</h2>{table}"
             f"<h2>Reported outcomes</h2><ul>{outcomes or '<li>none recorded in the rules data</li>'}</ul>"
             f"<h2>References (seed review)</h2><ol>{refs or '<li>none</li>'}</ol>"
+            f"<h2>Other references of the review</h2><ol>{others}</ol>"
             f"<p><a href='/evidence'>All options</a></p>{owner}")
     return _page(doc["label"], body)
 

@@ -197,3 +197,17 @@ def test_units_are_written_as_clinicians_write_them() -> None:
     assert quantity_text(250, "10*9/L") == "250 ×10⁹/L"
     assert quantity_text(4, "/2.mm2") == "4 per 2 mm²"
     assert internal_names("Observation/v01-lab-1975-2 and `Condition/v08-ki67`") == []  # references are not prose
+
+
+@pytest.mark.parametrize("vid", ["V08", "V14", "V16", "V19", "V23", "V26"])
+def test_every_evidence_link_of_a_card_lands_on_its_reference(app: Flask, vid: str) -> None:
+    client = app.test_client()
+    pages: dict[str, str] = {}
+    for hook, card in _every_card(app, vid):
+        for page, number in re.findall(r"\]\(http://localhost(/evidence[^#)]*)#ref-(\d+)\)", card.get("detail", "")):
+            if page not in pages:
+                response = client.get(page)
+                assert response.status_code == 200, page
+                pages[page] = response.get_data(as_text=True)
+            assert f"id='ref-{number}'" in pages[page], (vid, hook, page, number)
+    assert pages  # the cards did link their evidence
