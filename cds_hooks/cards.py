@@ -40,7 +40,7 @@ from cds_hooks.clinical_text import clinician_text, decided, decisive_first, ele
 from nelm_fhir.model import DrugClass, ExposureState, NelmProfile
 from nelm_fhir.pathways.result import DataGap, Evaluation, Modality, ModalityResult, Status
 
-__all__ = ["DETAIL_WORD_BUDGET", "patient_view_cards", "short_name", "unreadable_data_card", "words"]
+__all__ = ["DETAIL_WORD_BUDGET", "patient_view_cards", "unreadable_data_card", "words"]
 
 TUMOUR_BOARD_EVIDENCE = ("[14]", "[15]")
 _REFS = re.compile(r"\s*\[[0-9,\s–-]+\]")  # bracketed seed-review references in prose (cards link them instead)
@@ -66,11 +66,6 @@ _ORDERS: dict[str, tuple[str, str, str]] = {
     "albumin": ("Albumin", "http://loinc.org", "1751-7"),
     "inr": ("INR", "http://loinc.org", "6301-6"),
 }
-
-
-def short_name(element: str) -> str:
-    """Return a clinician's short name for a data-gap element."""
-    return element_label(element)
 
 
 def _by_status(evaluation: Evaluation, status: Status) -> list[ModalityResult]:
