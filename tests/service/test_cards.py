@@ -155,3 +155,32 @@ def test_not_recommended_order_is_a_warning_with_removal() -> None:
     # no ablation option is rated well: the best-rated option of any family is offered, marked recommended
     replace = cards[0]["suggestions"][1]
     assert replace["label"] == "Replace with PRRT (recommended)" and replace["isRecommended"] is True
+
+
+def test_a_contraindicated_current_treatment_gets_its_own_warning_card() -> None:
+    import dataclasses
+    import datetime as dt
+
+    from nelm_fhir.model import DrugClass, DrugExposure, ExposureState, NelmProfile
+    from nelm_fhir.pathways.result import Criterion, ModalityResult, Status
+
+    nec = Criterion(id="not-nec", label="not poorly differentiated (NEC)", met=False,
+                    note="poorly differentiated neuroendocrine carcinoma recorded", sources=("Condition/primary",))
+    base = nec_patient()
+    results = tuple(
+        ModalityResult(modality=r.modality, status=Status.CONTRAINDICATED, summary="Contraindicated: NEC (B5).",
+                       criteria=(nec,), evidence=("[2]",)) if r.modality is Modality.SOMATOSTATIN_ANALOGUE else r
+        for r in base.results)
+    evaluation = dataclasses.replace(base, results=results)
+    on_ssa = NelmProfile(patient="Patient/v14", as_of=dt.date(2026, 11, 26), drugs=(DrugExposure(
+        drug_class=DrugClass.SSA, ingredient="octreotide", state=ExposureState.CURRENT,
+        source="MedicationStatement/oct-1", code="http://www.nlm.nih.gov/research/umls/rxnorm|7617"),))
+    cards = _valid(patient_view_cards(evaluation, CTX, profile=on_ssa))
+    current = [c for c in cards if c["summary"].startswith("Current treatment contraindicated")]
+    assert len(current) == 1 and current[0]["indicator"] == "warning"
+    assert current[0]["source"]["topic"]["code"] == "somatostatin-analogue"
+    assert "(B5)" not in current[0]["detail"] and "record shows it as a current treatment" in current[0]["detail"]
+    assert {"fact": "Current NELM drugs", "value": "octreotide", "references": ["MedicationStatement/oct-1"]} in \
+        current[0]["extension"]["org.nelm-cds.basedOn"]
+    # the same contraindication without the drug in the record: folded into the headline, no extra card
+    assert [c["indicator"] for c in patient_view_cards(evaluation, CTX)] == ["info"]
