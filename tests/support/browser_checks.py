@@ -57,11 +57,15 @@ def visible_internal_names(page: Any, selector: str = "body") -> list[str]:
     return internal_names(text)
 
 
-def screenshot(page: Any, name: str, *, full_page: bool = False, readme: bool = False) -> Path:
-    """Save a screenshot under test-artifacts/screenshots/; with NELM_UPDATE_SCREENSHOTS=1 also for the README."""
+def screenshot(target: Any, name: str, *, full_page: bool = False, readme: bool = False) -> Path:
+    """Save a screenshot of a page or locator under test-artifacts/screenshots/.
+
+    With ``readme=True`` and ``NELM_UPDATE_SCREENSHOTS=1`` it is also copied to docs/img/, where the README
+    shows it: ``NELM_UPDATE_SCREENSHOTS=1 make pytest PYTEST_ARGS="-m browser"`` refreshes the README's images.
+    """
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / name
-    page.screenshot(path=str(path), full_page=full_page)
+    target.screenshot(path=str(path), **({"full_page": True} if full_page else {}))
     if readme and os.environ.get(UPDATE_SCREENSHOTS) == "1":
         README_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, README_IMAGES / name)
