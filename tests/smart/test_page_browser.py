@@ -134,7 +134,7 @@ def test_first_screen_at_1280x800_shows_the_answer_and_the_gap_buttons(
     assert page.locator("section.modalities").bounding_box()["y"] > answer_top
     assert page.locator("section.profile").bounding_box()["y"] > page.locator("section.gaps").bounding_box()["y"]
     if vignette in {"V08", "V23"}:
-        screenshot(page, f"smart-first-screen-{vignette.lower()}.png", readme=True)
+        screenshot(page, f"smart-first-screen-{vignette.lower()}.png", readme=vignette == "V23")
     if vignette == "V08":
         screenshot(page.locator("section.flow"), "smart-flowchart-v08.png", readme=True)
     assert page.js_errors == []
