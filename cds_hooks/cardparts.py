@@ -40,6 +40,8 @@ __all__ = [
     "md",
     "new_uuid",
     "profile_facts",
+    "prose",
+    "reason_of",
     "ref_numbers",
     "ref_text",
     "short",
@@ -115,6 +117,21 @@ def criterion_line(criterion: Criterion) -> str:
     if criterion.engineering_default:
         line += " _(configurable threshold)_"
     return line
+
+
+_REFS = re.compile(r"\s*\[[0-9,\s–-]+\]")  # bracketed seed-review references in prose (cards link them instead)
+_STATUS_PREFIX = re.compile(r"^(Recommended|Contraindicated|Not recommended|Insufficient data|Consider at MDT)"
+                            r"(\s*\([^)]*\))?:\s*")
+
+
+def prose(text: str) -> str:
+    """Return engine prose as a card shows it: clinician wording, bracketed references dropped (cards link them)."""
+    return _REFS.sub("", clinician_text(text)).strip()
+
+
+def reason_of(result: ModalityResult) -> str:
+    """Return the summary of ``result`` without its status prefix and references, as a clinician reads it."""
+    return _STATUS_PREFIX.sub("", prose(result.summary)).rstrip(". ")
 
 
 def ref_numbers(labels: Sequence[str]) -> list[str]:

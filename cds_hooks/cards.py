@@ -14,7 +14,6 @@ used with their FHIR references in the ``org.nelm-cds.basedOn`` extension. Wordi
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +31,8 @@ from cds_hooks.cardparts import (
     md,
     new_uuid,
     profile_facts,
+    prose,
+    reason_of,
     short,
     source_of,
     words,
@@ -43,7 +44,6 @@ from nelm_fhir.pathways.result import DataGap, Evaluation, Modality, ModalityRes
 __all__ = ["DETAIL_WORD_BUDGET", "patient_view_cards", "unreadable_data_card", "words"]
 
 TUMOUR_BOARD_EVIDENCE = ("[14]", "[15]")
-_REFS = re.compile(r"\s*\[[0-9,\s–-]+\]")  # bracketed seed-review references in prose (cards link them instead)
 
 # What to order for a missing element (display, system, code). The engine's ``DataGap.order_label``
 # names the order when present; the code comes from here, else from the gap's first code. An element
@@ -82,21 +82,12 @@ def _some(results: Sequence[ModalityResult], limit: int = 4) -> str:
     return shown + (f" and {len(results) - limit} more" if len(results) > limit else "")
 
 
-def _reason(result: ModalityResult) -> str:
-    """Return the summary of ``result`` without its status prefix and bracketed references, as a clinician reads it."""
-    text = clinician_text(result.summary)
-    text = re.sub(r"^(Recommended|Contraindicated|Not recommended|Insufficient data|Consider at MDT)"
-                  r"(\s*\([^)]*\))?:\s*", "", text)
-    text = _REFS.sub("", text)
-    return text.rstrip(". ")
-
-
 def _cause(result: ModalityResult) -> str:
     """Return the decisive reason of a contraindication in a few words (the first unmet criterion's note)."""
     unmet = [c for c in result.criteria if c.met is False]
     if unmet:
         return clinician_text(unmet[0].note or unmet[0].label)
-    return _reason(result)
+    return reason_of(result)
 
 
 def _stale_sources(evaluation: Evaluation) -> frozenset[str]:
@@ -177,7 +168,7 @@ def _headline_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     first = recommended[0] if recommended else None
     lines: list[str] = []
     if first is not None:
-        lines.append(f"**Next step: {label_of(first.modality)}** (recommended): {md(_reason(first))}. "
+        lines.append(f"**Next step: {label_of(first.modality)}** (recommended): {md(reason_of(first))}. "
                      "Confirm at the NEN tumour board.")
         if len(recommended) > 1:
             lines.append(f"**Also recommended:** {_names(recommended[1:])}.")
@@ -243,7 +234,7 @@ def _current_contraindication_cards(evaluation: Evaluation, ctx: CardContext, fa
         name = label_of(result.modality)
         why = [c for c in decisive_first(result) if c.met is False]
         lines = [f"**{name} is contraindicated** and the record shows it as a current treatment: "
-                 f"{md(_reason(result))}. Consider reviewing it with the treating team.", "",
+                 f"{md(reason_of(result))}. Consider reviewing it with the treating team.", "",
                  *[criterion_line(c) for c in why]]
         facts_used = _decisive_facts([result], facts)
         drug_facts = [f for f in facts if set(f.sources) & set(current[result.modality])]
@@ -339,7 +330,7 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
             last = f"last: {known[0].brief()}" if known else (
                 f"last {gap.last_seen.isoformat()}" if gap.last_seen else "")
             state += f", {last}" if last else ""
-        why = _REFS.sub("", clinician_text(gap.why)).rstrip(".")
+        why = prose(gap.why).rstrip(".")
         blocks = f" Blocks {len(gap.blocks)} option{'s' if len(gap.blocks) > 1 else ''}." if gap.blocks else ""
         lines.append(f"- **{md(element_label(gap.element))}** ({md(state)}): {md(why)}.{blocks}")
     if blocked:

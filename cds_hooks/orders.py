@@ -26,6 +26,8 @@ from cds_hooks.cardparts import (
     md,
     new_uuid,
     profile_facts,
+    prose,
+    reason_of,
     short,
     source_of,
     words,
@@ -165,21 +167,11 @@ def _replacement(ctx: CardContext, order: DraftOrder, alt: ModalityResult) -> di
 
 
 _CAP = re.compile(r"^at most 'consider':\s*", re.IGNORECASE)
-_REFS = re.compile(r"\s*\[[0-9,\s–-]+\]")
-
-
-def _reason(result: ModalityResult) -> str:
-    text = clinician_text(result.summary)
-    text = re.sub(r"^(Recommended|Contraindicated|Not recommended|Insufficient data|Consider at MDT)"
-                  r"(\s*\([^)]*\))?:\s*", "", text)
-    return _REFS.sub("", text).rstrip(". ")
-
-
 def _remarks(result: ModalityResult, *, notes: bool = True) -> list[str]:
     """Return warnings (and notes) as clinicians read them; a cap ("at most 'consider'") says why it is only that."""
     out = []
     for text in (*result.warnings, *(result.notes if notes else ())):
-        plain = _REFS.sub("", clinician_text(text))
+        plain = prose(text)
         out.append(f"- Only for discussion: {md(_CAP.sub('', plain))}" if _CAP.match(plain) else f"- ⚠ {md(plain)}")
     return out
 
@@ -207,7 +199,7 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
     evidence = evidence_links(ctx, result.modality, [*(e for c in decided(result) for e in c.evidence),
                                                      *result.evidence], limit=4)
     if status is Status.CONSIDER:
-        lines = [f"**{name}: to discuss at the NEN tumour board before signing.** {md(_reason(result))}.", "",
+        lines = [f"**{name}: to discuss at the NEN tumour board before signing.** {md(reason_of(result))}.", "",
                  *_order_line(order, name), *_remarks(result)]
         met_labels = [clinician_text(c.label) for c in ordered if c.met is True]
         if met_labels:
@@ -223,10 +215,10 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
         if based:
             info["extension"] = {"org.nelm-cds.basedOn": [f.to_json() for f in based]}
         return info
-    lines = [f"**{name}: {status_label(status)} for this patient.** {md(_reason(result))}.", "",
+    lines = [f"**{name}: {status_label(status)} for this patient.** {md(reason_of(result))}.", "",
              *_order_line(order, name)]
     why = [c for c in ordered if c.met is not True]
-    lines += [criterion_line(c) for c in why] or [f"- {md(_reason(result))}"]
+    lines += [criterion_line(c) for c in why] or [f"- {md(reason_of(result))}"]
     met = sum(1 for c in ordered if c.met is True)
     if met:
         lines.append(f"- {met} other criteri{'a' if met > 1 else 'on'} met (see the app)")
