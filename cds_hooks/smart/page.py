@@ -19,7 +19,7 @@ from typing import Any
 from flask import Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from cds_hooks.clinical_text import clinician_text, unit_text
+from cds_hooks.clinical_text import clinician_text, decided, decisive_first, unit_text
 from cds_hooks.demo.patients import load_demo_bundle
 from cds_hooks.privacy import hash_patient_id
 from cds_hooks.smart import oauth
@@ -201,6 +201,8 @@ def _render(state: SmartState, data: dict[str, Any], loaded: _Loaded, evaluation
         answer=answer_groups(evaluation),
         gaps=gap_rows(evaluation),
         unit_text=unit_text,
+        decisive_first=decisive_first,
+        decided=decided,
         names=MODALITY_NAMES,
         status_labels=STATUS_LABELS,
         anchor_of=anchor_of,
