@@ -39,11 +39,13 @@ __all__ = [
     "link_to_app",
     "md",
     "new_uuid",
+    "phrase",
     "profile_facts",
     "prose",
     "reason_of",
     "ref_numbers",
     "ref_text",
+    "sentence",
     "short",
     "source_of",
     "words",
@@ -129,9 +131,19 @@ def prose(text: str) -> str:
     return _REFS.sub("", clinician_text(text)).strip()
 
 
+def phrase(text: str) -> str:
+    """Return engine prose as a phrase: clinician wording, no status prefix, no references, no final full stop."""
+    return _STATUS_PREFIX.sub("", prose(text)).rstrip(". ")
+
+
 def reason_of(result: ModalityResult) -> str:
     """Return the summary of ``result`` without its status prefix and references, as a clinician reads it."""
-    return _STATUS_PREFIX.sub("", prose(result.summary)).rstrip(". ")
+    return phrase(result.summary)
+
+
+def sentence(text: str) -> str:
+    """Return ``text`` with a capital first letter (a phrase that starts a sentence)."""
+    return text[:1].upper() + text[1:]
 
 
 def ref_numbers(labels: Sequence[str]) -> list[str]:

@@ -14,6 +14,7 @@ used with their FHIR references in the ``org.nelm-cds.basedOn`` extension. Wordi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,9 +31,11 @@ from cds_hooks.cardparts import (
     link_to_app,
     md,
     new_uuid,
+    phrase,
     profile_facts,
     prose,
     reason_of,
+    sentence,
     short,
     source_of,
     words,
@@ -86,7 +89,7 @@ def _cause(result: ModalityResult) -> str:
     """Return the decisive reason of a contraindication in a few words (the first unmet criterion's note)."""
     unmet = [c for c in result.criteria if c.met is False]
     if unmet:
-        return clinician_text(unmet[0].note or unmet[0].label)
+        return phrase(unmet[0].note or unmet[0].label)
     return reason_of(result)
 
 
@@ -330,10 +333,11 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
             last = f"last: {known[0].brief()}" if known else (
                 f"last {gap.last_seen.isoformat()}" if gap.last_seen else "")
             state += f", {last}" if last else ""
-        why = prose(gap.why).rstrip(".")
+        # "required by N option(s)" says again what "Blocks N options" says.
+        why = re.sub(r";?\s*required by \d+ option\(s\)", "", prose(gap.why)).rstrip(".")
         blocks = f" Blocks {len(gap.blocks)} option{'s' if len(gap.blocks) > 1 else ''}." if gap.blocks else ""
-        lines.append(f"- **{md(element_label(gap.element))}** ({md(state)}): {md(why)}.{blocks}")
-    if blocked:
+        lines.append(f"- **{md(sentence(element_label(gap.element)))}** ({md(state)}): {md(why)}.{blocks}")
+    if 0 < len(blocked) <= 3:  # more are named in the headline card
         lines += ["", f"Cannot be rated until then: {_names([evaluation.result(m) for m in blocked])}."]
     suggestions = _gap_suggestions(ctx, gaps)
     if suggestions:

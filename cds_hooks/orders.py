@@ -25,9 +25,11 @@ from cds_hooks.cardparts import (
     link_to_app,
     md,
     new_uuid,
+    phrase,
     profile_facts,
     prose,
     reason_of,
+    sentence,
     short,
     source_of,
     words,
@@ -199,7 +201,8 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
     evidence = evidence_links(ctx, result.modality, [*(e for c in decided(result) for e in c.evidence),
                                                      *result.evidence], limit=4)
     if status is Status.CONSIDER:
-        lines = [f"**{name}: to discuss at the NEN tumour board before signing.** {md(reason_of(result))}.", "",
+        lines = [f"**{name}: to discuss at the NEN tumour board before signing.** {md(sentence(reason_of(result)))}.",
+                 "",
                  *_order_line(order, name), *_remarks(result)]
         met_labels = [clinician_text(c.label) for c in ordered if c.met is True]
         if met_labels:
@@ -215,7 +218,7 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
         if based:
             info["extension"] = {"org.nelm-cds.basedOn": [f.to_json() for f in based]}
         return info
-    lines = [f"**{name}: {status_label(status)} for this patient.** {md(reason_of(result))}.", "",
+    lines = [f"**{name}: {status_label(status)} for this patient.** {md(sentence(reason_of(result)))}.", "",
              *_order_line(order, name)]
     why = [c for c in ordered if c.met is not True]
     lines += [criterion_line(c) for c in why] or [f"- {md(reason_of(result))}"]
@@ -245,7 +248,7 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
     if alt is not None and status is not Status.INSUFFICIENT_DATA:
         suggestions.append(_replacement(ctx, order, alt))
     if status is Status.CONTRAINDICATED:
-        unmet = [clinician_text(c.note or c.label) for c in ordered if c.met is False]
+        unmet = [phrase(c.note or c.label) for c in ordered if c.met is False]
         summary = f"Contraindicated: {name} ({unmet[0]})" if unmet else f"Contraindicated: {name}"
         indicator = "critical"
     elif status is Status.NOT_RECOMMENDED:

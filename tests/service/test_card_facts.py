@@ -91,7 +91,7 @@ def test_stale_values_are_named_with_value_date_and_reference(tmp_path: Path) ->
     finally:
         store_of(app).dispose()
     gap = next(c for c in cards if c["summary"].startswith("Missing or stale data"))
-    line = next(x for x in gap["detail"].splitlines() if x.startswith("- **platelets**"))
+    line = next(x for x in gap["detail"].splitlines() if x.startswith("- **Platelets**"))
     assert "(stale, last: Platelets: 250 ×10⁹/L (2026-11-16))" in line
     assert {"fact": "Platelets", "value": "250 ×10⁹/L", "date": "2026-11-16",
             "references": ["Observation/v14-lab-777-3"]} in gap["extension"]["org.nelm-cds.basedOn"]

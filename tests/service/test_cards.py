@@ -46,7 +46,7 @@ def test_patient_view_is_a_headline_card_plus_the_cards_that_need_an_action() ->
     assert request["subject"] == {"reference": "Patient/v14"}
     assert request["encounter"] == {"reference": "Encounter/enc-1"}
     assert request["requester"] == {"reference": "Practitioner/COREPRACTITIONER1"}
-    assert "- **platelets** (stale, last 2026-09-01)" in gap["detail"]
+    assert "- **Platelets** (stale, last 2026-09-01)" in gap["detail"]
     assert gap["extension"]["org.nelm-cds.dataGaps"] == ["platelets"]
 
 

@@ -137,4 +137,5 @@ def test_no_prefetch_hook_reads_a_locally_coded_platelet_count(tmp_path: Path, s
     fixed = _site_app(tmp_path, _platelets_map(tmp_path))
     fixed.extensions["nelm_prefetch_templates"] = dict(PREFETCH_TEMPLATES)
     without = _summary_detail(fixed, site_patient)
-    assert "Platelets" not in without and f"Observation/{PID}-plt" not in without
+    facts = json.loads(without)[0]["extension"].get("org.nelm-cds.basedOn", [])
+    assert not [f for f in facts if f["fact"] == "Platelets"] and f"Observation/{PID}-plt" not in without
