@@ -89,7 +89,7 @@ GATES: tuple[_Gate, ...] = (
            _Leaf("Yes, FLR < {flr} %: staged",
                  (M.PORTAL_VEIN_EMBOLIZATION, M.TWO_STAGE_HEPATECTOMY, M.ALPPS), "staged")), "unresectable",
           {"one-stage": "yes", "staged": "yes", "unresectable": "no"}),
-    _Gate(NON_SURGICAL, "Unresectable or unfit: non-surgical and palliative options",
+    _Gate(NON_SURGICAL, "Not resectable or not fit: non-surgical options",
           (_Leaf("Milan criteria", (M.LIVER_TRANSPLANTATION,), "options"),
            _Leaf("Debulking ≥ 70 % feasible", (M.CYTOREDUCTIVE_SURGERY,), "options"),
            _Leaf("Ablation (lesions < 5 cm; larger: stereotactic/MWA)", (M.RFA, M.STEREOTACTIC_RFA, M.MWA), "options"),
@@ -226,7 +226,9 @@ def _chip_label(modality: Modality, status: Status | None) -> str:
 
 
 def _chip_width(text: str) -> int:
-    return int(len(text) * 8.4) + 24
+    """Return a chip's width for its label in 13 px semibold (capitals and digits are wider)."""
+    advance = sum(10.4 if ch.isupper() or ch.isdigit() else 4.8 if ch in " ·.,;:-" else 8.7 for ch in text)
+    return int(advance) + 30
 
 
 def _chip_positions(leaf: _Leaf, status: Mapping[Modality, Status], width: int) -> list[tuple[int, int, int]]:

@@ -141,6 +141,19 @@ def test_first_screen_at_1280x800_shows_the_answer_and_the_gap_buttons(
     page.context.close()
 
 
+def test_flowchart_labels_fit_their_chips(served: tuple[str, Flask], browser: Any) -> None:
+    base, _ = served
+    page = _page(browser)
+    for vignette in ("V08", "V07", "V16"):
+        _open(page, base, vignette)
+        overflowing = page.evaluate(
+            "() => [...document.querySelectorAll('svg.flowchart a.chip')].filter(a => {"
+            " const r = a.querySelector('rect').getBBox(), t = a.querySelector('text').getBBox();"
+            " return t.x < r.x || t.x + t.width > r.x + r.width - 4; }).map(a => a.textContent)")
+        assert overflowing == [], (vignette, overflowing)
+    page.context.close()
+
+
 def test_each_gap_button_opens_the_recording_form_for_that_gap(served: tuple[str, Flask], browser: Any) -> None:
     base, app = served
     page = _page(browser)
