@@ -40,7 +40,7 @@ from cds_hooks.cardparts import (
     source_of,
     words,
 )
-from cds_hooks.clinical_text import clinician_text, decided, decisive_first, element_label
+from cds_hooks.clinical_text import clinician_text, decided, decisive_first, element_label, record_problem
 from nelm_fhir.model import DrugClass, ExposureState, NelmProfile
 from nelm_fhir.pathways.result import DataGap, Evaluation, Modality, ModalityResult, Status
 
@@ -370,15 +370,17 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
 
 def unreadable_data_card(ctx: CardContext, reasons: Sequence[str]) -> dict[str, Any]:
     """Return the info card naming records that could not be read (cards may be incomplete)."""
-    keys = ", ".join(dict.fromkeys(r.split(":", 1)[0] for r in reasons))
+    keys = ", ".join(dict.fromkeys(record_problem(r).split(":", 1)[0].lower() for r in reasons))
     lines = ["Some of the patient's records could not be read from the EHR, so options that depend on them may "
-             "show as missing data. Re-open the patient to retry.", "", *[f"- {md(r)}" for r in reasons]]
+             "show as missing data. Re-open the patient to retry.", "",
+             *[f"- {md(record_problem(r))}" for r in reasons]]
     return {
         "uuid": new_uuid(),
         "summary": short(f"Some records could not be read ({keys}); the pathway may be incomplete"),
         "detail": "\n".join(lines),
         "indicator": "info",
         "source": source_of(ctx, None, label="NELM Pathways"),
+        "extension": {"org.nelm-cds.unreadable": list(reasons)},  # as the service saw them, for integrators
     }
 
 

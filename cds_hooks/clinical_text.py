@@ -25,6 +25,7 @@ __all__ = [
     "ELEMENT_LABELS",
     "MODALITY_LABELS",
     "MODALITY_NAMES",
+    "RECORD_LABELS",
     "STATUS_LABELS",
     "UNIT_TEXT",
     "clinician_text",
@@ -34,6 +35,7 @@ __all__ = [
     "internal_names",
     "modality_label",
     "quantity_text",
+    "record_problem",
     "status_label",
     "unit_text",
 ]
@@ -171,6 +173,28 @@ UNIT_TEXT: Mapping[str, str] = {
     "mo": "months",
 }
 
+# Prefetch keys (what the EHR sends or the service fetches) as clinicians name those records.
+RECORD_LABELS: Mapping[str, str] = {
+    "patient": "Demographics",
+    "conditions": "Diagnoses",
+    "ki67": "Ki-67 results",
+    "labs": "Laboratory results",
+    "findings": "Imaging and MDT findings",
+    "procedures": "Procedures",
+    "medicationRequests": "Medication orders",
+    "medicationStatements": "Medication lists",
+}
+# Technical words of fetch problems, in the order they are replaced.
+_TECHNICAL: tuple[tuple[str, str], ...] = (
+    ("not prefetched and no fhirServer was sent", "not sent by the EHR, and no FHIR server address was given"),
+    ("not prefetched and fhirServer is not allowed for this client",
+     "not sent by the EHR, and its FHIR server is not registered for this service"),
+    ("fhirServer is not allowed for this client", "the EHR's FHIR server is not registered for this service"),
+    ("no fhirServer was sent", "no FHIR server address was given"),
+    ("fhirServer", "the EHR's FHIR server"),
+    ("OperationOutcome", "error message"),
+)
+
 _MODALITY_ID = re.compile(r"(?<![\w/-])(" + "|".join(sorted((re.escape(m.value) for m in Modality if "-" in m.value),
                                                              key=len, reverse=True)) + r")(?![\w-])")
 _ELEMENT_ID = re.compile(r"(?<![\w/`])(" + "|".join(sorted((re.escape(k) for k in ELEMENT_LABELS if k != k.lower()),
@@ -266,6 +290,16 @@ def clinician_text(text: str) -> str:
     out = re.sub(r"\(\s*\)", "", out)
     out = re.sub(r"\s+([,.;:])", r"\1", out)
     return re.sub(r"[ \t]{2,}", " ", out).strip()
+
+
+def record_problem(reason: str) -> str:
+    """Return a fetch problem ("labs: request to fhirServer timed out") as a clinician reads it."""
+    key, sep, rest = reason.partition(":")
+    label = RECORD_LABELS.get(key.strip())
+    text = rest.strip() if sep and label else reason
+    for technical, plain in _TECHNICAL:
+        text = text.replace(technical, plain)
+    return f"{label}: {clinician_text(text)}" if label else clinician_text(text)
 
 
 def internal_names(text: str) -> list[str]:

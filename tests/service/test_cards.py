@@ -7,6 +7,7 @@ from typing import Any
 
 from cds_hooks.cardparts import CardContext
 from cds_hooks.cards import patient_view_cards
+from cds_hooks.clinical_text import internal_names
 from cds_hooks.orders import DraftOrder, draft_orders_of, order_cards
 from cds_hooks.validate import validate_cds_response
 from nelm_fhir.pathways.result import MODALITY_SYSTEM, Modality
@@ -79,7 +80,10 @@ def test_no_data_gap_card_without_gaps_and_tumour_board_always() -> None:
 def test_unreadable_records_are_named_in_an_info_card() -> None:
     cards = _valid(patient_view_cards(nec_patient(), CTX, unreadable=["labs: request to fhirServer timed out"]))
     info = [c for c in cards if "could not be read" in c["summary"]]
-    assert len(info) == 1 and "labs" in info[0]["detail"]
+    assert len(info) == 1
+    assert "- Laboratory results: request to the EHR's FHIR server timed out" in info[0]["detail"]
+    assert internal_names(info[0]["summary"] + "\n" + info[0]["detail"]) == []  # no "fhirServer", no prefetch keys
+    assert info[0]["extension"] == {"org.nelm-cds.unreadable": ["labs: request to fhirServer timed out"]}
 
 
 def test_no_card_commands() -> None:
