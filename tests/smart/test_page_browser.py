@@ -215,7 +215,7 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
-@pytest.mark.parametrize("vignette", ["V08", "V23", "V07", "V14"])
+@pytest.mark.parametrize("vignette", VIGNETTES)
 def test_printed_summary_has_every_row_in_full_and_a_legible_flowchart(
         served: tuple[str, Flask], browser: Any, vignette: str) -> None:
     base, app = served
