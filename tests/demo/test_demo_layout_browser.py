@@ -118,3 +118,15 @@ def test_demo_axe_and_no_internal_names_in_the_cards(served: str, browser: Any) 
     assert violations == []
     assert visible_internal_names(page, ".cds") == []
     page.context.close()
+
+
+def test_reference_links_with_brackets_render_as_links(served: str, browser: Any) -> None:
+    """Cards cite the review as [[41]](…/evidence/alpps#ref-41): the EHR shows a link labelled [41]."""
+    page = _page(browser, 1280)
+    page.goto(f"{served}/demo/")
+    html = page.evaluate("md => NelmMarkdown.render(md)",
+                         "Evidence: [[41]](https://example.org/evidence/alpps#ref-41) [[2]](https://example.org/e#ref-2)")
+    assert '<a href="https://example.org/evidence/alpps#ref-41" target="_blank" rel="noopener noreferrer">[41]</a>' \
+        in html
+    assert ">[2]</a>" in html and "](" not in html
+    page.context.close()
