@@ -117,6 +117,9 @@ def test_demo_axe_and_no_internal_names_in_the_cards(served: str, browser: Any) 
     violations = axe_violations(page, context=".cds")
     assert violations == []
     assert visible_internal_names(page, ".cds") == []
+    # the chart's lab results show units as clinicians write them, not raw UCUM ({INR}, 10*9/L)
+    assert visible_internal_names(page, "#t-observations") == []
+    assert "×10" in page.locator("#t-observations").inner_text()
     page.context.close()
 
 

@@ -8,6 +8,7 @@
 (function () {
   var root = document.getElementById("app");
   var USER = root.dataset.userId;
+  var UNITS = JSON.parse(root.dataset.units || "{}");
   var MD = window.NelmMarkdown;
   var state = { patient: null, discovery: null, drafts: [], pendingCritical: [], signReady: false };
 
@@ -180,7 +181,11 @@
   }
 
   function valueOf(obs) {
-    if (obs.valueQuantity) return obs.valueQuantity.value + " " + (obs.valueQuantity.unit || obs.valueQuantity.code || "");
+    if (obs.valueQuantity) {
+      var unit = obs.valueQuantity.unit || obs.valueQuantity.code || "";
+      var shown = Object.prototype.hasOwnProperty.call(UNITS, unit) ? UNITS[unit] : unit;
+      return (obs.valueQuantity.value + " " + shown).trim();
+    }
     if (obs.valueCodeableConcept) return display(obs.valueCodeableConcept);
     if ("valueBoolean" in obs) return obs.valueBoolean ? "yes" : "no";
     if ("valueInteger" in obs) return String(obs.valueInteger);
