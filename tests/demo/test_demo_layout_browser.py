@@ -101,6 +101,7 @@ def test_the_critical_card_is_in_view_and_not_under_the_patient_list(
     announced = page.locator('[data-testid="cds-announce"]')
     assert announced.get_attribute("aria-live") == "polite"
     assert "critical" in announced.inner_text()
+    assert axe_violations(page) == []
     critical.scroll_into_view_if_needed()
     if width == 1500:
         screenshot(page, "demo-order-select-critical.png", readme=True)
