@@ -223,7 +223,6 @@ def _render(state: SmartState, data: dict[str, Any], loaded: _Loaded, evaluation
         themed=bool(data.get("style")),
         performer_known=bool(data.get("fhir_user")) or data["kind"] == "dev",
         today=today.isoformat(),
-        counts={s: sum(1 for r in evaluation.results if r.status.value == s) for s in STATUS_LABELS},
     )
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
