@@ -79,7 +79,7 @@ def _names(results: Sequence[ModalityResult]) -> str:
     return ", ".join(label_of(r.modality) for r in results)
 
 
-def _some(results: Sequence[ModalityResult], limit: int = 4) -> str:
+def _some(results: Sequence[ModalityResult], limit: int = 3) -> str:
     """Return up to ``limit`` option names and how many more (folded contraindications of options nobody ordered)."""
     shown = _names(results[:limit])
     return shown + (f" and {len(results) - limit} more" if len(results) > limit else "")
@@ -98,23 +98,38 @@ def _stale_sources(evaluation: Evaluation) -> frozenset[str]:
 
 
 # Facts a clinician looks at first, in this order; the rest follow in the profile's order.
-_FACT_PRIORITY = ("grade", "ki67", "mitoses", "differentiation", "extrahepatic", "r0", "flr", "involvement",
-                  "lesion-count", "largest-lesion", "pvt", "fit", "ecog", "krenning", "disease-status", "primary",
-                  "age", "drugs")
+_FACT_PRIORITY = ("grade", "ki67", "mitoses", "differentiation", "extrahepatic", "fit", "ecog", "r0", "flr", "pvt",
+                  "hepatic-failure", "involvement", "krenning", "disease-status", "largest-lesion", "lesion-count",
+                  "primary", "age", "drugs")
 
 
-def _decisive_facts(results: Sequence[ModalityResult], facts: Sequence[FactLine]) -> list[FactLine]:
-    """Return the facts behind the criteria that decided ``results``' statuses, most telling first."""
+def _decisive_facts(groups: Sequence[Sequence[ModalityResult]], facts: Sequence[FactLine]) -> list[FactLine]:
+    """Return the facts behind the criteria that decided the statuses of ``groups``, most telling first.
+
+    Facts of an earlier group come first (the headline passes the next step, then the contraindications,
+    then the rest); within a group, the clinician's usual order (grade, Ki-67, spread, resectability, …).
+    """
     index = facts_by_source(facts)
-    found: dict[str, FactLine] = {}
-    for result in results:
-        for criterion in decided(result):
-            for source in criterion.sources:
-                for fact in index.get(source, ()):
-                    found.setdefault(f"{fact.key}|{fact.value}", fact)
+    found: dict[str, tuple[int, FactLine]] = {}
+    for g, results in enumerate(groups):
+        for result in results:
+            for criterion in decided(result):
+                for source in criterion.sources:
+                    for fact in index.get(source, ()):
+                        found.setdefault(f"{fact.key}|{fact.value}", (g, fact))
     rank = {k: i for i, k in enumerate(_FACT_PRIORITY)}
     order = {id(f): i for i, f in enumerate(facts)}
-    return sorted(found.values(), key=lambda f: (rank.get(f.key, len(rank)), order.get(id(f), 0)))
+
+    def key(gf: tuple[int, FactLine]) -> tuple[int, int, int]:
+        group, fact = gf
+        # A well-differentiated tumour and laboratory values that met a safety threshold decide little on
+        # their own (they only exclude NEC or organ failure): after every group's more telling facts.
+        plain = (fact.key == "differentiation" and fact.value == "well") or (
+            fact.key.startswith("lab:") and group == 0)
+        return (len(groups) if plain else group, rank.get(fact.key, len(rank)), order.get(id(fact), 0))
+
+    ranked = sorted(found.values(), key=key)
+    return [fact for _, fact in ranked]
 
 
 def _based_on(facts: Sequence[FactLine]) -> dict[str, Any]:
@@ -171,8 +186,7 @@ def _headline_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     first = recommended[0] if recommended else None
     lines: list[str] = []
     if first is not None:
-        lines.append(f"**Next step: {label_of(first.modality)}** (recommended): {md(reason_of(first))}. "
-                     "Confirm at the NEN tumour board.")
+        lines.append(f"**Next step: {label_of(first.modality)}** (recommended): {md(reason_of(first))}.")
         if len(recommended) > 1:
             lines.append(f"**Also recommended:** {_names(recommended[1:])}.")
     elif missing:
@@ -200,7 +214,7 @@ def _headline_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     if first is not None:
         tail.append(f"Evidence: {evidence_links(ctx, first.modality, first.evidence, limit=4)}")
     tail.append("Every criterion and source: in the app.")
-    decisive = _decisive_facts([*recommended, *contraindicated, *consider], facts)
+    decisive = _decisive_facts([recommended[:1], contraindicated, recommended[1:], consider, unrated], facts)
     at = len(lines)
     lines += tail
     _fit_facts(lines, decisive, _stale_sources(evaluation), at=at)
@@ -239,7 +253,7 @@ def _current_contraindication_cards(evaluation: Evaluation, ctx: CardContext, fa
         lines = [f"**{name} is contraindicated** and the record shows it as a current treatment: "
                  f"{md(reason_of(result))}. Consider reviewing it with the treating team.", "",
                  *[criterion_line(c) for c in why]]
-        facts_used = _decisive_facts([result], facts)
+        facts_used = _decisive_facts([[result]], facts)
         drug_facts = [f for f in facts if set(f.sources) & set(current[result.modality])]
         lines += ["", f"Evidence: {evidence_links(ctx, result.modality, result.evidence, limit=4)}"]
         at = len(lines) - 1
