@@ -209,6 +209,8 @@ def _headline_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     if evaluation.problems:
         lines.append(f"{len(evaluation.problems)} record{'s' if len(evaluation.problems) > 1 else ''} could not "
                      "be used (see the app).")
+    if evaluation.config_overrides:
+        lines.append("This site's thresholds differ from the defaults (see the app).")
     board = evidence_links(ctx, None, TUMOUR_BOARD_EVIDENCE)
     tail = [f"Review by the NEN multidisciplinary tumour board is advised for every patient with NELM {board}."]
     if first is not None:

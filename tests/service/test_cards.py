@@ -68,6 +68,8 @@ def test_contraindications_of_options_nobody_ordered_fold_into_the_headline() ->
     assert "Curative liver resection, Simultaneous resection of primary and NELM" in detail
     assert "and 4 more (NEC (ICD-O-3 8041/3))" in detail  # at most three names per cause; the app lists all
     assert nec[0]["extension"]["org.nelm-cds.pathway"]["siteOverrides"] == {"milan.max-age-years": "55"}
+    assert "This site's thresholds differ from the defaults" in detail  # said in words; the keys in the JSON
+    assert "milan.max-age-years" not in detail
 
 
 def test_no_data_gap_card_without_gaps_and_tumour_board_always() -> None:
