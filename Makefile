@@ -55,7 +55,13 @@ typecheck: install
 arch: install
 	$(BIN)/lint-imports
 
-pytest: install fhir-server healthchain
+# axe-core for the accessibility browser tests, from the npm registry into node_modules/ (never a CDN).
+# Without npm the target says so and the axe tests skip with that reason (they fail instead when CI is set).
+node_modules/axe-core/axe.min.js: package.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund && touch $@; \
+	else echo "npm not found: the axe-core accessibility tests will be skipped (install nodejs npm)"; fi
+
+pytest: install fhir-server healthchain node_modules/axe-core/axe.min.js
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck arch pytest

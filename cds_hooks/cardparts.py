@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cds_hooks.clinical_text import MODALITY_LABELS, clinician_text, quantity_text
 from nelm_fhir.model import (
     ConditionRecord,
     ConditionState,
@@ -23,6 +24,7 @@ from nelm_fhir.model import (
 from nelm_fhir.pathways.result import MODALITY_SYSTEM, Criterion, Modality, ModalityResult
 
 __all__ = [
+    "DETAIL_WORD_BUDGET",
     "MODALITY_LABELS",
     "NONE_RECORDED",
     "CardContext",
@@ -30,41 +32,27 @@ __all__ = [
     "coding_of",
     "criterion_line",
     "evidence_line",
+    "evidence_links",
     "facts_behind",
     "facts_by_source",
     "label_of",
     "link_to_app",
     "md",
     "new_uuid",
+    "phrase",
     "profile_facts",
+    "prose",
+    "reason_of",
+    "ref_numbers",
     "ref_text",
+    "sentence",
     "short",
     "source_of",
+    "words",
 ]
 
-MODALITY_LABELS: dict[Modality, str] = {
-    Modality.CURATIVE_RESECTION: "Curative liver resection",
-    Modality.SIMULTANEOUS_RESECTION: "Simultaneous resection of primary and NELM",
-    Modality.PORTAL_VEIN_EMBOLIZATION: "Portal vein embolization then resection",
-    Modality.TWO_STAGE_HEPATECTOMY: "Two-stage hepatectomy",
-    Modality.ALPPS: "ALPPS",
-    Modality.CYTOREDUCTIVE_SURGERY: "Cytoreductive (debulking) surgery",
-    Modality.LIVER_TRANSPLANTATION: "Liver transplantation",
-    Modality.REPEAT_RESECTION: "Repeat liver resection",
-    Modality.RFA: "Radiofrequency ablation",
-    Modality.STEREOTACTIC_RFA: "Stereotactic RFA",
-    Modality.MWA: "Microwave ablation",
-    Modality.TAE: "TAE (bland embolization)",
-    Modality.TACE: "TACE",
-    Modality.RADIOEMBOLIZATION: "Radioembolization (Y-90 SIRT)",
-    Modality.PRRT: "PRRT",
-    Modality.PRRT_PLUS_RADIOEMBOLIZATION: "PRRT with radioembolization",
-    Modality.SOMATOSTATIN_ANALOGUE: "Somatostatin analogue",
-    Modality.EVEROLIMUS: "Everolimus",
-    Modality.SUNITINIB: "Sunitinib",
-    Modality.CHEMOTHERAPY: "Chemotherapy",
-    Modality.INTERFERON_ALPHA: "Interferon alpha",
-}
+# What a clinician reads on one card's detail, at most (about 120 words: read in ten seconds on a ward round).
+DETAIL_WORD_BUDGET = 120
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}<>|])")
 
@@ -100,6 +88,12 @@ def short(text: str, limit: int = 139) -> str:
     return cut + "…"
 
 
+def words(text: str) -> int:
+    """Return the number of words a reader sees in Markdown ``text`` (a link counts as its label)."""
+    shown = re.sub(r"\[([^\]]*(?:\[[^\]]*\])?[^\]]*)\]\([^)]*\)", r"\1", text)
+    return len([w for w in re.split(r"\s+", shown) if any(ch.isalnum() for ch in w)])
+
+
 def new_uuid() -> str:
     """Return a fresh random UUID string (cards and suggestions; feedback refers to them)."""
     return str(uuid.uuid4())
@@ -114,23 +108,67 @@ def coding_of(token: str) -> dict[str, str] | None:
 
 
 def criterion_line(criterion: Criterion) -> str:
-    """Return one Markdown list line: mark, label, note, sources and evidence labels of a criterion."""
+    """Return one Markdown list line as a clinician reads it: mark, label and note (no ids, no references).
+
+    The FHIR references behind a criterion travel in the card's ``org.nelm-cds.basedOn`` extension.
+    """
     mark = {True: "✓", False: "✗", None: "?"}[criterion.met]
-    parts = [f"- {mark} {md(criterion.label)}"]
-    if criterion.note:
-        parts.append(f": {md(criterion.note)}")
-    if criterion.sources:
-        parts.append(f" ({', '.join(md(s) for s in criterion.sources)})")
-    if criterion.evidence:
-        parts.append(f" {' '.join(md(e) for e in criterion.evidence)}")
-    labels = []
+    text = clinician_text(criterion.label)
+    note = clinician_text(criterion.note) if criterion.note else ""
+    line = f"- {mark} {md(text)}" + (f": {md(note)}" if note and note.lower() != text.lower() else "")
     if criterion.engineering_default:
-        labels.append("engineering default, configurable")
-    if criterion.beyond_source_review:
-        labels.append("beyond the source review")
-    if labels:
-        parts.append(f" _({'; '.join(labels)})_")
-    return "".join(parts)
+        line += " _(configurable threshold)_"
+    return line
+
+
+_REFS = re.compile(r"\s*\[[0-9,\s–-]+\]")  # bracketed seed-review references in prose (cards link them instead)
+_STATUS_PREFIX = re.compile(r"^(Recommended|Contraindicated|Not recommended|Insufficient data|Consider at MDT)"
+                            r"(\s*\([^)]*\))?:\s*")
+
+
+def prose(text: str) -> str:
+    """Return engine prose as a card shows it: clinician wording, bracketed references dropped (cards link them)."""
+    return _REFS.sub("", clinician_text(text)).strip()
+
+
+def phrase(text: str) -> str:
+    """Return engine prose as a phrase: clinician wording, no status prefix, no references, no final full stop."""
+    return _STATUS_PREFIX.sub("", prose(text)).rstrip(". ")
+
+
+def reason_of(result: ModalityResult) -> str:
+    """Return the summary of ``result`` without its status prefix and references, as a clinician reads it."""
+    return phrase(result.summary)
+
+
+def sentence(text: str) -> str:
+    """Return ``text`` with a capital first letter (a phrase that starts a sentence)."""
+    return text[:1].upper() + text[1:]
+
+
+def ref_numbers(labels: Sequence[str]) -> list[str]:
+    """Return the seed-review reference numbers in labels such as ``[10]``, ``[2,96,97]``, ``[38–41]``, once each."""
+    out: list[str] = []
+    for label in labels:
+        for group in re.findall(r"\[([0-9,\s–-]+)\]", label) or [label.strip("[]")]:
+            for part in group.split(","):
+                part = part.strip()
+                lo, dash, hi = part.replace("–", "-").partition("-")
+                if dash and lo.isdigit() and hi.isdigit() and int(hi) - int(lo) < 50:
+                    out.extend(str(n) for n in range(int(lo), int(hi) + 1))
+                elif part.isdigit():
+                    out.append(part)
+    return list(dict.fromkeys(out))
+
+
+def evidence_links(ctx: CardContext, modality: Modality | None, labels: Sequence[str], *, limit: int = 6) -> str:
+    """Return Markdown links to the evidence page's references (``/evidence/<option>#ref-41``), at most ``limit``."""
+    page = f"{ctx.base_url}/evidence" + (f"/{modality.value}" if modality is not None else "")
+    numbers = ref_numbers(labels)
+    links = [f"[[{n}]]({page}#ref-{n})" for n in numbers[:limit]]
+    if len(numbers) > limit:
+        links.append(f"(+{len(numbers) - limit} on the evidence page)")
+    return " ".join(links)
 
 
 def evidence_line(result: ModalityResult) -> str:
@@ -175,9 +213,6 @@ def link_to_app(ctx: CardContext, app_context: dict[str, str]) -> dict[str, Any]
 
 # --- Facts used, as a clinician reads them (issue 4: "naming the facts used, with dates and values") ---
 
-_UNIT_TEXT = {
-    "10*9/L": "×10⁹/L", "mL/min/{1.73_m2}": "mL/min/1.73 m²", "{INR}": "", "mg/(24.h)": "mg/24 h", "%": "%",
-}
 _SPECIMEN_TEXT = {
     SpecimenSite.LIVER: "on liver biopsy", SpecimenSite.PRIMARY: "on the primary tumour",
     SpecimenSite.OTHER: "on another specimen", SpecimenSite.UNKNOWN: "specimen not stated",
@@ -212,6 +247,18 @@ class FactLine:
         return " · ".join(parts)
 
 
+    def brief(self) -> str:
+        """Return the fact in one short phrase: label, value and date (no references)."""
+        return f"{md(self.label)}: {md(self.value)}" + (f" ({self.date.isoformat()})" if self.date else "")
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the fact for a card's ``org.nelm-cds.basedOn`` extension, with its FHIR references."""
+        out: dict[str, Any] = {"fact": self.label, "value": self.value, "references": list(self.sources)}
+        if self.date is not None:
+            out["date"] = self.date.isoformat()
+        return out
+
+
 def ref_text(reference: str) -> str:
     """Return a FHIR reference as a Markdown code span (escaped text when it is not a plain reference)."""
     return f"`{reference}`" if _REF.match(reference) else md(reference)
@@ -222,8 +269,7 @@ def _number(value: float) -> str:
 
 
 def _quantity(value: float, unit: str | None) -> str:
-    shown = _UNIT_TEXT.get(unit, unit) if unit else ""
-    return f"{_number(value)} {shown}".strip()
+    return quantity_text(value, unit)
 
 
 def _yes_no(value: bool) -> str:
@@ -313,7 +359,8 @@ def _liver_facts(profile: NelmProfile) -> list[FactLine]:
                           date=max(dates) if dates else None, sources=tuple(p.source for p in bilio)))
     active = [f for f in profile.extrahepatic if f.state is ConditionState.ACTIVE]
     found = active or list(profile.extrahepatic)
-    sites = ", ".join(dict.fromkeys(f.site.value.replace("-", " ") + ("" if f.distant else " (regional)")
+    sites = ", ".join(dict.fromkeys(f.site.value.replace("-", " ") + (
+        "" if f.distant or f.site.value.startswith("regional") else " (regional)")
                                     for f in found))
     value = (sites if active else f"history only: {sites}") if found else NONE_RECORDED
     lines.append(FactLine(key="extrahepatic", label="Extrahepatic disease", value=value,
@@ -326,7 +373,7 @@ def _course_facts(profile: NelmProfile) -> list[FactLine]:
     lines += _fact("karnofsky", "Karnofsky", profile.karnofsky, f"{profile.karnofsky.value} %"
                    if profile.karnofsky else None)
     lines += _fact("fit", "Fit for major surgery", profile.fit_for_major_surgery)
-    lines += _fact("krenning", "SSTR imaging: Krenning score", profile.krenning_score)
+    lines += _fact("krenning", "Krenning score (SSTR imaging)", profile.krenning_score)
     lines += _fact("fdg", "FDG-PET positive", profile.fdg_pet_positive)
     if profile.disease_status:
         latest = profile.disease_status[0]

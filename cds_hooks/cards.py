@@ -1,10 +1,14 @@
-"""Evaluation → patient-view cards: few and useful (CONTRACT.md section 2, PATHWAY.md B25).
+"""Evaluation → patient-view cards: few, short, each needing an action (CONTRACT.md section 2, PATHWAY.md B25).
 
-One summary card (what is recommended, what to discuss), one warning card per contraindication
-that matters (modalities sharing the same cause are grouped), one data-gap card whose
-suggestions create the missing orders as draft ServiceRequests, an info card naming records that
-could not be read, and always the tumour-board card. Cards support a decision: wording suggests
-("consider", "discuss"), it never commands.
+One headline card names the next step and every option worth discussing by name and status, folds
+in what is contraindicated for options nobody ordered, and always advises review by the NEN
+multidisciplinary tumour board (B25: it is the one info card that says so). Besides it, a card only
+for what needs an action: a missing or stale datum (with suggestions that create the orders as draft
+ServiceRequests) and a contraindication that matters now, i.e. of a treatment the record shows as
+current. Each card's detail stays within about :data:`DETAIL_WORD_BUDGET` words: the decisive facts
+with value and date, the evidence as links, the SMART app for the rest. Every card names the facts it
+used with their FHIR references in the ``org.nelm-cds.basedOn`` extension. Wording suggests
+("consider", "discuss"); it never commands.
 """
 
 from __future__ import annotations
@@ -15,29 +19,35 @@ from collections.abc import Sequence
 from typing import Any
 
 from cds_hooks.cardparts import (
+    DETAIL_WORD_BUDGET,
+    NONE_RECORDED,
     CardContext,
     FactLine,
     coding_of,
     criterion_line,
-    evidence_line,
-    facts_behind,
+    evidence_links,
     facts_by_source,
     label_of,
     link_to_app,
     md,
     new_uuid,
+    phrase,
     profile_facts,
+    prose,
+    reason_of,
+    sentence,
     short,
     source_of,
+    words,
 )
+from cds_hooks.clinical_text import clinician_text, decided, decisive_first, element_label, record_problem
 from cds_hooks.orderables import gap_order_codings
-from nelm_fhir.model import NelmProfile
-from nelm_fhir.pathways import TUMOUR_BOARD_NOTE
-from nelm_fhir.pathways.result import DataGap, Evaluation, ModalityResult, Status
+from nelm_fhir.model import DrugClass, ExposureState, NelmProfile
+from nelm_fhir.pathways.result import DataGap, Evaluation, Modality, ModalityResult, Status
 
-__all__ = ["MAX_CONTRAINDICATION_CARDS", "patient_view_cards", "unreadable_data_card"]
+__all__ = ["DETAIL_WORD_BUDGET", "patient_view_cards", "unreadable_data_card", "words"]
 
-MAX_CONTRAINDICATION_CARDS = 4
+TUMOUR_BOARD_EVIDENCE = ("[14]", "[15]")
 
 # What to order for a missing element (display, system, code). The engine's ``DataGap.order_label``
 # names the order when present; the code comes from here, else from the gap's first code. An element
@@ -62,24 +72,6 @@ _ORDERS: dict[str, tuple[str, str, str]] = {
 }
 
 
-# Short names of the engine's data-gap elements, for summaries a clinician reads at a glance.
-_SHORT: dict[str, str] = {
-    "ki67Percent": "Ki-67", "ki67LiverSpecimen": "liver Ki-67", "differentiation": "differentiation",
-    "primarySite": "primary site", "primaryStatus": "primary status", "ageYears": "age",
-    "fitness": "fitness (ECOG)", "resectableR0": "resectability", "flrPercent": "FLR",
-    "frillingType": "Frilling type", "liverInvolvementPercent": "liver involvement", "lesionSize": "lesion sizes",
-    "monthsStable": "disease status", "achievableDebulkingPercent": "debulking estimate",
-    "krenningScore": "SSTR PET", "fdgPetPositive": "FDG-PET", "renalFunction": "eGFR", "inr": "INR",
-    "ki67AfterProgression": "Ki-67 after progression", "primaryTumour": "primary tumour",
-    "recordToConfirm": "record to confirm", "bilioEntericAnastomosis": "bilio-enteric anastomosis",
-}
-
-
-def short_name(element: str) -> str:
-    """Return a clinician's short name for a data-gap element (camelCase split as a fallback)."""
-    return _SHORT.get(element) or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", element).lower()
-
-
 def _by_status(evaluation: Evaluation, status: Status) -> list[ModalityResult]:
     return [r for r in evaluation.results if r.status is status]
 
@@ -88,145 +80,198 @@ def _names(results: Sequence[ModalityResult]) -> str:
     return ", ".join(label_of(r.modality) for r in results)
 
 
-def _fact_value(value: Any) -> str:
-    if isinstance(value, dict) and "value" in value:
-        text = f"{md(value['value'])}" + (f" {md(value['unit'])}" if value.get("unit") else "")
-        where = [md(value[k]) for k in ("source", "date") if value.get(k)]
-        return text + (f" ({', '.join(where)})" if where else "")
-    if isinstance(value, list):
-        return ", ".join(_fact_value(v) for v in value)
-    if isinstance(value, dict):
-        return md(json.dumps(value, sort_keys=True))
-    return md(value)
+def _some(results: Sequence[ModalityResult], limit: int = 3) -> str:
+    """Return up to ``limit`` option names and how many more (folded contraindications of options nobody ordered)."""
+    shown = _names(results[:limit])
+    return shown + (f" and {len(results) - limit} more" if len(results) > limit else "")
 
 
-def _summary_lines(summary: dict[str, Any]) -> list[str]:
-    """Return one Markdown line per element of the profile summary (only when no profile was passed)."""
-    lines: list[str] = []
-    for key, value in summary.items():
-        if value in (None, "", [], {}):
-            continue
-        label = md(short_name(key).capitalize())
-        if isinstance(value, dict) and "value" not in value and all(isinstance(v, dict) for v in value.values()):
-            lines.append(f"- **{label}**:")
-            lines += [f"  - {md(k)}: {_fact_value(v)}" for k, v in value.items()]
-        else:
-            lines.append(f"- **{label}** {_fact_value(value)}")
-    return lines
+def _cause(result: ModalityResult) -> str:
+    """Return the decisive reason of a contraindication in a few words (the first unmet criterion's note)."""
+    unmet = [c for c in result.criteria if c.met is False]
+    if unmet:
+        return phrase(unmet[0].note or unmet[0].label)
+    return reason_of(result)
 
 
 def _stale_sources(evaluation: Evaluation) -> frozenset[str]:
     return frozenset(g.last_source for g in evaluation.data_gaps if g.stale and g.last_source)
 
 
-def _summary_card(evaluation: Evaluation, ctx: CardContext, folded: Sequence[ModalityResult],
-                  facts: Sequence[FactLine] | None) -> dict[str, Any]:
+# Facts a clinician looks at first, in this order; the rest follow in the profile's order.
+_FACT_PRIORITY = ("grade", "ki67", "mitoses", "differentiation", "extrahepatic", "fit", "ecog", "r0", "flr", "pvt",
+                  "hepatic-failure", "involvement", "krenning", "disease-status", "largest-lesion", "lesion-count",
+                  "primary", "age", "drugs")
+
+
+def _decisive_facts(groups: Sequence[Sequence[ModalityResult]], facts: Sequence[FactLine]) -> list[FactLine]:
+    """Return the facts behind the criteria that decided the statuses of ``groups``, most telling first.
+
+    Facts of an earlier group come first (the headline passes the next step, then the contraindications,
+    then the rest); within a group, the clinician's usual order (grade, Ki-67, spread, resectability, …).
+    """
+    index = facts_by_source(facts)
+    found: dict[str, tuple[int, FactLine]] = {}
+    for g, results in enumerate(groups):
+        for result in results:
+            for criterion in decided(result):
+                for source in criterion.sources:
+                    for fact in index.get(source, ()):
+                        found.setdefault(f"{fact.key}|{fact.value}", (g, fact))
+    rank = {k: i for i, k in enumerate(_FACT_PRIORITY)}
+    order = {id(f): i for i, f in enumerate(facts)}
+
+    def key(gf: tuple[int, FactLine]) -> tuple[int, int, int]:
+        group, fact = gf
+        # A well-differentiated tumour and laboratory values that met a safety threshold decide little on
+        # their own (they only exclude NEC or organ failure): after every group's more telling facts.
+        plain = (fact.key == "differentiation" and fact.value == "well") or (
+            fact.key.startswith("lab:") and group == 0)
+        return (len(groups) if plain else group, rank.get(fact.key, len(rank)), order.get(id(fact), 0))
+
+    ranked = sorted(found.values(), key=key)
+    return [fact for _, fact in ranked]
+
+
+def _based_on(facts: Sequence[FactLine]) -> dict[str, Any]:
+    return {"org.nelm-cds.basedOn": [f.to_json() for f in facts]} if facts else {}
+
+
+def _fit_facts(lines: list[str], facts: Sequence[FactLine], stale: frozenset[str], *, at: int) -> None:
+    """Insert "Decisive facts: …" at ``at`` with as many facts as the word budget allows, naming how many are left."""
+    shown: list[str] = []
+    for fact in facts:
+        text = fact.brief() + (" _(stale)_" if stale.intersection(fact.sources) else "")
+        trial = "**Decisive facts:** " + "; ".join([*shown, text]) + "."
+        if shown and words("\n".join(lines)) + words(trial) + 6 > DETAIL_WORD_BUDGET:
+            break
+        shown.append(text)
+    if not shown:
+        return
+    rest = len(facts) - len(shown)
+    line = "**Decisive facts:** " + "; ".join(shown) + ("." if not rest else f"; +{rest} in the app.")
+    lines.insert(at, line)
+
+
+def _current_modalities(profile: NelmProfile | None) -> dict[Modality, list[str]]:
+    """Return the drug treatments the record shows as current, with the FHIR references saying so."""
+    if profile is None:
+        return {}
+    by_class = {DrugClass.SSA: Modality.SOMATOSTATIN_ANALOGUE, DrugClass.EVEROLIMUS: Modality.EVEROLIMUS,
+                DrugClass.SUNITINIB: Modality.SUNITINIB, DrugClass.CHEMOTHERAPY: Modality.CHEMOTHERAPY,
+                DrugClass.LU177: Modality.PRRT, DrugClass.INTERFERON: Modality.INTERFERON_ALPHA}
+    out: dict[Modality, list[str]] = {}
+    for drug in profile.drugs:
+        if drug.state is ExposureState.CURRENT and drug.drug_class in by_class:
+            out.setdefault(by_class[drug.drug_class], []).append(drug.source)
+    return out
+
+
+def _headline_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine]) -> dict[str, Any]:
     recommended = _by_status(evaluation, Status.RECOMMENDED)
     consider = _by_status(evaluation, Status.CONSIDER)
-    if recommended:
-        head = f"NELM pathway: {_names(recommended[:2])} recommended"
-        if len(recommended) > 2:
-            head += f" (+{len(recommended) - 2})"
-    else:
-        head = "NELM pathway: no option meets all criteria"
-    if consider:
-        head += f"; {len(consider)} option{'s' if len(consider) > 1 else ''} to discuss at MDT"
-    lines = [f"**Evaluation of {md(evaluation.patient)} on {evaluation.evaluated_at.isoformat()}** "
-             f"(rules {md(evaluation.rules_version)}, configuration {md(evaluation.config_name)})", ""]
-    stale = _stale_sources(evaluation)
-    fact_lines = ([f.markdown(stale=bool(stale.intersection(f.sources))) for f in facts] if facts is not None
-                  else _summary_lines(evaluation.profile_summary))
-    if fact_lines:
-        lines += ["**Facts used**", "", *fact_lines, ""]
-    for title, group in (("Recommended", recommended), ("Consider (discuss at the tumour board)", consider)):
-        if not group:
-            continue
-        lines += [f"**{title}**", ""]
-        for r in group:
-            lines.append(f"- **{label_of(r.modality)}**: {md(r.summary)} {evidence_line(r)}".rstrip())
-            lines += [f"  {criterion_line(c)}" for c in r.criteria if c.met is not None][:6]
-            lines += [f"  - ⚠ {md(w)}" for w in r.warnings]
-            lines += [f"  - {md(n)}" for n in r.notes]
-            lines += [f"  - Outcome: {md(o)}" for o in r.outcomes]
-        lines.append("")
+    contraindicated = _by_status(evaluation, Status.CONTRAINDICATED)
+    unrated = _by_status(evaluation, Status.INSUFFICIENT_DATA)
     not_rec = _by_status(evaluation, Status.NOT_RECOMMENDED)
+    missing = list(dict.fromkeys(element_label(g.element) for g in evaluation.data_gaps))
+    if recommended:
+        head = f"Recommended: {_names(recommended)}"
+        if consider:
+            head += f"; discuss at the tumour board: {_names(consider[:2])}"
+            head += f" (+{len(consider) - 2})" if len(consider) > 2 else ""
+    elif consider:
+        head = (f"No option meets all criteria: {len(consider)} to discuss at the NEN tumour board "
+                f"({_names(consider[:2])}{', …' if len(consider) > 2 else ''})")
+    else:
+        head = "No option meets all criteria: NEN tumour board review advised"
+    first = recommended[0] if recommended else None
+    lines: list[str] = []
+    if first is not None:
+        lines.append(f"**Next step: {label_of(first.modality)}** (recommended): {md(reason_of(first))}.")
+        if len(recommended) > 1:
+            lines.append(f"**Also recommended:** {_names(recommended[1:])}.")
+    elif missing:
+        lines.append(f"**Next step:** complete the missing data ({md(', '.join(missing[:3]))}), then discuss "
+                     "the options at the NEN tumour board.")
+    else:
+        lines.append("**Next step:** discuss the options below at the NEN tumour board.")
+    if consider:
+        lines.append(f"**To discuss:** {_names(consider)}.")
+    if unrated:
+        lines.append(f"**Cannot be rated yet** (data missing): {_names(unrated)}.")
+    if contraindicated:
+        groups: dict[str, list[ModalityResult]] = {}
+        for r in contraindicated:
+            groups.setdefault(_cause(r), []).append(r)
+        lines.append("**Contraindicated:** " + "; ".join(f"{_some(g)} ({md(cause)})" for cause, g in groups.items())
+                     + ".")
     if not_rec:
-        lines += ["**Not recommended**", ""]
-        lines += [f"- {label_of(r.modality)}: {md(r.summary)}" for r in not_rec]
-        lines.append("")
-    if folded:
-        lines += ["**Also contraindicated**", ""]
-        lines += [f"- {label_of(r.modality)}: {md(r.summary)}" for r in folded]
-        lines.append("")
-    notes = [n for n in evaluation.notes if n != TUMOUR_BOARD_NOTE]  # the tumour-board card says it
-    if notes:
-        lines += ["**Notes**", "", *[f"- {md(n)}" for n in notes], ""]
+        lines.append(f"{len(not_rec)} other option{'s' if len(not_rec) > 1 else ''} not recommended (see the app).")
     if evaluation.problems:
-        lines += ["**Records not used** (unusable data)", "", *[f"- {md(p)}" for p in evaluation.problems], ""]
+        lines.append(f"{len(evaluation.problems)} record{'s' if len(evaluation.problems) > 1 else ''} could not "
+                     "be used (see the app).")
     if evaluation.config_overrides:
-        lines += ["Site configuration overrides: "
-                  + ", ".join(f"{md(k)} = {md(v)}" for k, v in evaluation.config_overrides), ""]
-    lines.append("Decision support only: options and criteria are for the treating team and the tumour board.")
+        lines.append("This site's thresholds differ from the defaults (see the app).")
+    board = evidence_links(ctx, None, TUMOUR_BOARD_EVIDENCE)
+    tail = [f"Review by the NEN multidisciplinary tumour board is advised for every patient with NELM {board}."]
+    if first is not None:
+        tail.append(f"Evidence: {evidence_links(ctx, first.modality, first.evidence, limit=4)}")
+    tail.append("Every criterion and source: in the app.")
+    decisive = _decisive_facts([recommended[:1], contraindicated, recommended[1:], consider, unrated], facts)
+    at = len(lines)
+    lines += tail
+    _fit_facts(lines, decisive, _stale_sources(evaluation), at=at)
+    extension: dict[str, Any] = {"org.nelm-cds.pathway": {
+        "rulesVersion": evaluation.rules_version,
+        "configuration": evaluation.config_name,
+        "statuses": {r.modality.value: r.status.value for r in evaluation.results},
+    }}
+    if evaluation.config_overrides:
+        extension["org.nelm-cds.pathway"]["siteOverrides"] = dict(evaluation.config_overrides)
+    # The headline used every fact of the record: the decisive ones first (marked), then the rest.
+    rest = [f for f in facts if f.sources and f not in decisive]
+    based = [{**f.to_json(), "decisive": True} for f in decisive] + [f.to_json() for f in rest]
+    if based:
+        extension["org.nelm-cds.basedOn"] = based
     return {
         "uuid": new_uuid(),
         "summary": short(head),
-        "detail": "\n".join(lines),
+        "detail": "\n\n".join(lines),
         "indicator": "info",
-        "source": source_of(ctx, None, label="NELM Pathways: treatment options"),
+        "source": source_of(ctx, None, label="NELM Pathways: treatment options and tumour board"),
         "links": [link_to_app(ctx, {"view": "pathway"})],
-        # Machine-readable for integrators: every modality's status, the rules version.
-        "extension": {"org.nelm-cds.pathway": {
-            "rulesVersion": evaluation.rules_version,
-            "statuses": {r.modality.value: r.status.value for r in evaluation.results},
-        }},
+        "extension": extension,
     }
 
 
-def _cause(result: ModalityResult) -> tuple[str, ...]:
-    unmet = tuple(sorted(c.id for c in result.criteria if c.met is False))
-    return unmet or (result.summary,)
-
-
-def _contraindication_cards(
-    evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine]
-) -> tuple[list[dict[str, Any]], list[ModalityResult]]:
-    groups: dict[tuple[str, ...], list[ModalityResult]] = {}
-    for r in _by_status(evaluation, Status.CONTRAINDICATED):
-        groups.setdefault(_cause(r), []).append(r)
-    ordered = list(groups.values())
+def _current_contraindication_cards(evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine],
+                                    current: dict[Modality, list[str]]) -> list[dict[str, Any]]:
+    """Return a warning card for each contraindicated treatment the record shows as current (it matters now)."""
     cards: list[dict[str, Any]] = []
-    folded: list[ModalityResult] = []
-    for group in ordered[MAX_CONTRAINDICATION_CARDS:]:
-        folded.extend(group)
-    for group in ordered[:MAX_CONTRAINDICATION_CARDS]:
-        first = group[0]
-        unmet = [c for c in first.criteria if c.met is False]
-        reason = (unmet[0].note or unmet[0].label) if unmet else first.summary
-        summary = short(f"Contraindicated: {_names(group)} ({reason})")
-        lines = [f"**{_names(group)}: contraindicated.** {md(first.summary)}", "", "**Why**", ""]
-        lines += [criterion_line(c) for c in first.criteria if c.met is False] or [f"- {md(first.summary)}"]
-        for r in group:
-            lines += [f"- ⚠ {md(w)}" for w in r.warnings]
-        behind = facts_behind([s for c in unmet for s in c.sources], facts, _stale_sources(evaluation))
-        if behind:
-            lines += ["", "**Facts behind it**", "", *behind]
-        lines += ["", f"Evidence: {evidence_line(first) or 'see the evidence page'}"]
-        modalities = [r.modality.value for r in group]
-        card: dict[str, Any] = {
+    for result in _by_status(evaluation, Status.CONTRAINDICATED):
+        if result.modality not in current:
+            continue
+        name = label_of(result.modality)
+        why = [c for c in decisive_first(result) if c.met is False]
+        lines = [f"**{name} is contraindicated** and the record shows it as a current treatment: "
+                 f"{md(reason_of(result))}. Consider reviewing it with the treating team.", "",
+                 *[criterion_line(c) for c in why]]
+        facts_used = _decisive_facts([[result]], facts)
+        drug_facts = [f for f in facts if set(f.sources) & set(current[result.modality])]
+        lines += ["", f"Evidence: {evidence_links(ctx, result.modality, result.evidence, limit=4)}"]
+        at = len(lines) - 1
+        _fit_facts(lines, [*facts_used, *drug_facts], _stale_sources(evaluation), at=at)
+        cards.append({
             "uuid": new_uuid(),
-            "summary": summary,
+            "summary": short(f"Current treatment contraindicated: {name} ({_cause(result)})"),
             "detail": "\n".join(lines),
             "indicator": "warning",
-            # One modality: its topic. Several (same cause): no single topic; the extension lists them and
-            # the url is the first one's evidence page, which carries the shared cause's evidence.
-            "source": source_of(ctx, first.modality, label=f"NELM Pathways: {label_of(first.modality)}",
-                                topic=len(group) == 1),
-            "links": [link_to_app(ctx, {"modality": modalities[0]})],
-        }
-        if len(group) > 1:
-            card["extension"] = {"org.nelm-cds.modalities": modalities}
-        cards.append(card)
-    return cards, folded
+            "source": source_of(ctx, result.modality, label=f"NELM Pathways: {name}"),
+            "links": [link_to_app(ctx, {"modality": result.modality.value})],
+        })
+        if facts_used or drug_facts:
+            cards[-1]["extension"] = _based_on([*facts_used, *drug_facts])
+    return cards
 
 
 def _order_for(gap: DataGap) -> tuple[str, list[dict[str, str]]] | None:
@@ -259,39 +304,13 @@ def _draft_service_request(ctx: CardContext, display: str, coding: list[dict[str
     return resource
 
 
-def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine]) -> dict[str, Any] | None:
-    # The gap that blocks most options first.
-    gaps = sorted(evaluation.data_gaps, key=lambda g: -len(g.blocks))
-    if not gaps:
-        return None
-    elements = list(dict.fromkeys(short_name(g.element) for g in gaps))
-    blocked = list(dict.fromkeys(m for g in gaps for m in g.blocks))
-    summary = f"Missing or stale data: {', '.join(elements[:3])}" + (f" (+{len(elements) - 3})" if len(elements) > 3
-                                                                     else "")
-    if blocked:
-        summary += f"; {len(blocked)} option{'s' if len(blocked) > 1 else ''} cannot be rated"
-    lines = ["**Inputs the pathway needs but the record does not hold (or holds only stale values)**", ""]
+def _gap_suggestions(ctx: CardContext, gaps: Sequence[DataGap]) -> list[dict[str, Any]]:
+    """Return one suggestion per orderable (several gaps one order, e.g. a blood count): draft ServiceRequests."""
     orders: dict[str, list[tuple[list[dict[str, str]], str]]] = {}
     for gap in gaps:
-        state = "stale" if gap.stale else "missing"
-        seen = ""
-        if gap.last_seen is not None:
-            seen = f"; last value {gap.last_seen.isoformat()}"
-            if gap.last_source:
-                seen += f" ({md(gap.last_source)})"
-        codes = ", ".join(f"`{c}`" for c in gap.codes)
-        blocks = ", ".join(label_of(m) for m in gap.blocks)
-        last = ""
-        if gap.last_source:
-            known = [f for f in facts_by_source(facts).get(gap.last_source, []) if f.value]
-            if known:
-                last = f" Last result: {md(known[0].label)} {md(known[0].value)}."
-        lines.append(f"- **{md(short_name(gap.element))}** (`{md(gap.element)}`, {state}{seen}): "
-                     f"{md(gap.why).rstrip('.')}."
-                     + last + (f" Codes: {codes}." if codes else "") + (f" Blocks: {blocks}." if blocks else ""))
         order = _order_for(gap)
         if order is not None:
-            orders.setdefault(order[0], []).append((order[1], gap.why))
+            orders.setdefault(order[0], []).append((order[1], clinician_text(gap.why)))
     suggestions: list[dict[str, Any]] = []
     for display, items in orders.items():
         codings = {json.dumps(c, sort_keys=True) for c, _ in items if c}
@@ -307,7 +326,48 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
                 "resource": _draft_service_request(ctx, display, coding, why),
             }],
         })
-    lines += ["", "Suggestions create draft orders for the clinician to review and sign; none is signed here."]
+    return suggestions
+
+
+def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine]) -> dict[str, Any] | None:
+    # The gap that blocks most options first.
+    gaps = sorted(evaluation.data_gaps, key=lambda g: -len(g.blocks))
+    if not gaps:
+        return None
+    elements = list(dict.fromkeys(element_label(g.element) for g in gaps))
+    blocked = list(dict.fromkeys(m for g in gaps for m in g.blocks))
+    summary = f"Missing or stale data: {', '.join(elements[:3])}" + (f" (+{len(elements) - 3})" if len(elements) > 3
+                                                                     else "")
+    if blocked:
+        summary += f"; {len(blocked)} option{'s' if len(blocked) > 1 else ''} cannot be rated"
+    lines: list[str] = []
+    index = facts_by_source(facts)
+    used: list[FactLine] = []
+    for gap in gaps:
+        state = "stale" if gap.stale else "missing"
+        if gap.stale and gap.last_source:
+            known = [f for f in index.get(gap.last_source, []) if f.value and f.value != NONE_RECORDED]
+            used += known
+            last = f"last: {known[0].brief()}" if known else (
+                f"last {gap.last_seen.isoformat()}" if gap.last_seen else "")
+            state += f", {last}" if last else ""
+        # "required by N option(s)" says again what "Blocks N options" says.
+        why = re.sub(r";?\s*required by \d+ option\(s\)", "", prose(gap.why)).rstrip(".")
+        blocks = f" Blocks {len(gap.blocks)} option{'s' if len(gap.blocks) > 1 else ''}." if gap.blocks else ""
+        lines.append(f"- **{md(sentence(element_label(gap.element)))}** ({md(state)}): {md(why)}.{blocks}")
+    if 0 < len(blocked) <= 3:  # more are named in the headline card
+        lines += ["", f"Cannot be rated until then: {_names([evaluation.result(m) for m in blocked])}."]
+    suggestions = _gap_suggestions(ctx, gaps)
+    if suggestions:
+        lines += ["", "The suggestions create draft orders for the clinician to review and sign."]
+    while words("\n".join(lines)) > DETAIL_WORD_BUDGET and len(lines) > 1:
+        # Long explanations give way first; the element, its state and what it blocks stay (the app has the rest).
+        longest = max(range(len(lines)), key=lambda i: words(lines[i]) if lines[i].startswith("- **") else 0)
+        if not lines[longest].startswith("- **") or ": " not in lines[longest]:
+            break
+        head, _, rest = lines[longest].partition("): ")
+        blocks = rest[rest.rfind(" Blocks "):] if " Blocks " in rest else ""
+        lines[longest] = f"{head}).{blocks}"
     card: dict[str, Any] = {
         "uuid": new_uuid(),
         "summary": short(summary),
@@ -316,65 +376,46 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
         # One blocked option: its topic and evidence page; several: the evidence index, and the extension.
         "source": source_of(ctx, blocked[0] if len(blocked) == 1 else None, label="NELM Pathways: data gaps"),
         "links": [link_to_app(ctx, {"view": "data-gaps"})],
+        "extension": {"org.nelm-cds.dataGaps": [g.element for g in gaps], **_based_on(used)},
     }
     if blocked:  # one blocked option too: the card names what it is about (CONTRACT.md section 5)
-        card["extension"] = {"org.nelm-cds.modalities": [m.value for m in blocked]}
+        card["extension"]["org.nelm-cds.modalities"] = [m.value for m in blocked]
     if suggestions:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = "any"
     return card
 
 
-def _tumour_board_card(evaluation: Evaluation, ctx: CardContext) -> dict[str, Any]:
-    consider = _by_status(evaluation, Status.CONSIDER)
-    lines = ["Review by the NEN multidisciplinary tumour board is advised for every patient with NELM: the "
-             "review calls MDT discussion \"paramount\" for choosing and sequencing options [14,15].", ""]
-    if consider:
-        lines += ["**Options to discuss**", "", *[f"- {label_of(r.modality)}: {md(r.summary)}" for r in consider], ""]
-    if evaluation.data_gaps:
-        lines += ["**Bring to the meeting**: "
-                  + ", ".join(dict.fromkeys(md(short_name(g.element)) for g in evaluation.data_gaps))
-                  + " (missing or stale).", ""]
-    lines.append("Evidence: [14], [15] (seed review); PATHWAY.md B25.")
-    return {
-        "uuid": new_uuid(),
-        "summary": "Discuss at the NEN multidisciplinary tumour board before deciding on treatment",
-        "detail": "\n".join(lines),
-        "indicator": "info",
-        "source": source_of(ctx, None, label="NELM Pathways: tumour board"),
-        "links": [link_to_app(ctx, {"view": "tumour-board"})],
-    }
-
-
 def unreadable_data_card(ctx: CardContext, reasons: Sequence[str]) -> dict[str, Any]:
     """Return the info card naming records that could not be read (cards may be incomplete)."""
-    keys = ", ".join(dict.fromkeys(r.split(":", 1)[0] for r in reasons))
+    keys = ", ".join(dict.fromkeys(record_problem(r).split(":", 1)[0].lower() for r in reasons))
     lines = ["Some of the patient's records could not be read from the EHR, so options that depend on them may "
-             "show as missing data. Re-open the patient to retry.", "", *[f"- {md(r)}" for r in reasons]]
+             "show as missing data. Re-open the patient to retry.", "",
+             *[f"- {md(record_problem(r))}" for r in reasons]]
     return {
         "uuid": new_uuid(),
         "summary": short(f"Some records could not be read ({keys}); the pathway may be incomplete"),
         "detail": "\n".join(lines),
         "indicator": "info",
         "source": source_of(ctx, None, label="NELM Pathways"),
+        "extension": {"org.nelm-cds.unreadable": list(reasons)},  # as the service saw them, for integrators
     }
 
 
 def patient_view_cards(
     evaluation: Evaluation, ctx: CardContext, *, unreadable: Sequence[str] = (), profile: NelmProfile | None = None
 ) -> list[dict[str, Any]]:
-    """Return the patient-view cards for ``evaluation``, most important first.
+    """Return the patient-view cards for ``evaluation``: the headline card first, then those needing an action.
 
-    With ``profile`` (the engine's input) every card names its facts with labels, values, dates and FHIR
-    references; without it the summary card falls back to the evaluation's profile summary.
+    With ``profile`` (the engine's input) the cards name the decisive facts with values and dates, and their
+    FHIR references in the ``org.nelm-cds.basedOn`` extension.
     """
-    facts = profile_facts(profile) if profile is not None else None
-    contraindications, folded = _contraindication_cards(evaluation, ctx, facts or ())
-    cards = [_summary_card(evaluation, ctx, folded, facts), *contraindications]
-    gap = _data_gap_card(evaluation, ctx, facts or ())
+    facts = profile_facts(profile) if profile is not None else []
+    cards = [_headline_card(evaluation, ctx, facts)]
+    cards += _current_contraindication_cards(evaluation, ctx, facts, _current_modalities(profile))
+    gap = _data_gap_card(evaluation, ctx, facts)
     if gap is not None:
         cards.append(gap)
     if unreadable:
         cards.append(unreadable_data_card(ctx, unreadable))
-    cards.append(_tumour_board_card(evaluation, ctx))
     return cards

@@ -1,8 +1,10 @@
 """Evidence pages linked from every card: ``/evidence`` (index) and ``/evidence/<modality>``.
 
-Each modality page lists the thresholds the rules apply to it (value, unit, PATHWAY.md rule,
-"engineering default" label, site overrides), the seed review's references with their citation,
-and the outcome figures of the rules data. ``?format=json`` returns the same as JSON.
+Each modality page lists the thresholds the rules apply to it (value with the unit as clinicians
+write it, "engineering default" label, site overrides), the outcome figures of the rules data and the
+seed review's references (anchors ``#ref-<n>``, the targets of the cards' evidence links). Rule ids and
+configuration keys sit in a last section marked for the clinical owner. ``?format=json`` returns the
+same as JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from cds_hooks.cardparts import MODALITY_LABELS, label_of
+from cds_hooks.clinical_text import clinician_text, unit_text
 from cds_hooks.config import Settings
 from nelm_fhir.pathways.result import Modality
 
@@ -104,15 +107,38 @@ def evidence_document(config: Any, modality: Modality) -> dict[str, Any]:
     }
 
 
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45;"
+          "color:#1f1f1f}table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;padding:.3rem .5rem;"
+          "text-align:left;vertical-align:top}a{color:#0b57d0}.tag{font-size:.8rem;background:#eee;padding:0 .3rem}"
+          ".owner{margin-top:2.5rem;border-top:3px double #777;padding-top:.5rem;color:#333}"
+          ".owner h2{font-size:1.05rem}li:target{background:#fff4ce}"
+          "@media (max-width:520px){body{margin:1rem auto}td,th{padding:.2rem .3rem;overflow-wrap:anywhere}}")
+# UCUM codes of the rules data that clinicians write differently (the rest: clinical_text.unit_text).
+_UNIT_WORDS = {"d": "days", "1": ""}
+
+
 def _page(title: str, body: str) -> Response:
     text = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             "<meta name=viewport content='width=device-width, initial-scale=1'>"
-            "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
-            "line-height:1.45}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .5rem;"
-            "text-align:left}.tag{font-size:.8rem;background:#eee;padding:0 .3rem}</style></head>"
-            f"<body>{body}<p><small>Decision support only. Source: seed review reference numbers; "
-            "thresholds from the versioned rules data.</small></p></body></html>")
+            f"<style>{_STYLE}</style></head>"
+            f"<body><main>{body}</main><footer><p><small>Decision support only. Source: seed review reference "
+            "numbers; thresholds from the versioned rules data.</small></p></footer></body></html>")
     return Response(text, mimetype="text/html")
+
+
+def _threshold_text(value: float, unit: str) -> str:
+    shown = _UNIT_WORDS[unit] if unit in _UNIT_WORDS else unit_text(unit)
+    return f"{value:g} {shown}".strip()
+
+
+def _ref_links(labels: list[str]) -> str:
+    """Return reference labels such as ``[38–40]`` as links to the numbered references below."""
+    out = []
+    for label in labels:
+        numbers = _ref_numbers((label,))
+        target = f"#ref-{numbers[0]}" if numbers else ""
+        out.append(f"<a href='{target}'>{html.escape(label)}</a>" if target else html.escape(label))
+    return " ".join(out)
 
 
 @bp.get("/evidence")
@@ -120,17 +146,26 @@ def index() -> Response:
     """List the modalities with links to their evidence pages."""
     items = "".join(f"<li><a href='/evidence/{m.value}'>{html.escape(label)}</a></li>"
                     for m, label in MODALITY_LABELS.items())
+    # The tumour-board references every patient's headline card links to (``/evidence#ref-14``).
+    refs = _references()
+    board = "".join(f"<li id='ref-{n}' value='{n}'>{html.escape(refs.get(n, _MISSING))}</li>" for n in ("14", "15"))
     return _page("NELM Pathways evidence", f"<h1>NELM Pathways: evidence by treatment option</h1><ul>{items}</ul>"
-                 "<p>Every patient with NELM: review by the NEN multidisciplinary tumour board [14,15].</p>")
+                 "<h2>Every patient: the tumour board</h2>"
+                 "<p>Every patient with NELM: review by the NEN multidisciplinary tumour board [14,15].</p>"
+                 f"<ol>{board}</ol>")
 
 
 @bp.get("/evidence/<modality>")
 def modality_page(modality: str) -> Response:
-    """Show (or, with ?format=json, return) the evidence of one modality; 404 for an unknown id."""
+    """Show (or, with ?format=json, return) the evidence of one modality; 404 for an unknown id.
+
+    What a clinician reads names no rule, element or option id and writes units as clinicians do; the
+    rule ids and configuration keys are kept in a last section marked for the clinical owner.
+    """
     try:
         which = Modality(modality)
     except ValueError:
-        missing = _page("Not found", f"<h1>Unknown treatment option {html.escape(modality)}</h1>"
+        missing = _page("Not found", "<h1>Unknown treatment option</h1>"
                         "<p><a href='/evidence'>All options</a></p>")
         missing.status_code = 404
         return missing
@@ -138,20 +173,41 @@ def modality_page(modality: str) -> Response:
     if request.args.get("format") == "json":
         return jsonify(doc)
     rows = "".join(
-        f"<tr><td>{html.escape(t['label'])}</td><td>{t['value']:g} {html.escape(t['unit'])}</td>"
-        f"<td>{html.escape(t['rule'])}</td><td>{html.escape(' '.join(t['evidence']))}</td><td>"
+        f"<tr><td>{html.escape(clinician_text(t['label']))}</td>"
+        f"<td>{html.escape(_threshold_text(t['value'], t['unit']))}</td><td>{_ref_links(t['evidence'])}</td><td>"
         + ("<span class=tag>engineering default</span> " if t["engineeringDefault"] else "")
         + ("<span class=tag>site override</span>" if t["siteOverride"] else "") + "</td></tr>"
         for t in doc["thresholds"])
-    table = ("<table><tr><th>Criterion</th><th>Threshold</th><th>Rule</th><th>Evidence</th><th></th></tr>"
-             f"{rows}</table>") if rows else "<p>No numeric threshold specific to this option.</p>"
-    refs = "".join(f"<li>[{r['number']}] {html.escape(r['citation'])}</li>" for r in doc["references"])
-    outcomes = "".join(f"<li>{html.escape(o)}</li>" for o in doc["outcomes"])
+    table = ("<table><thead><tr><th scope=col>Criterion</th><th scope=col>Threshold</th><th scope=col>Evidence</th>"
+             f"<th scope=col>Note</th></tr></thead><tbody>{rows}</tbody></table>") if rows else (
+        "<p>No numeric threshold specific to this option.</p>")
+    refs = "".join(f"<li id='ref-{r['number']}' value='{r['number']}'>{html.escape(r['citation'])}</li>"
+                   for r in doc["references"])
+    # The option's criteria also cite the review's general references (e.g. [2], [13]): the rest of the list,
+    # anchored too, so that every "#ref-N" a card links to lands on its line here.
+    own = {r["number"] for r in doc["references"]}
+    others = "".join(f"<li id='ref-{n}' value='{n}'>{html.escape(c)}</li>"
+                     for n, c in sorted(_references().items(), key=lambda item: int(item[0]) if item[0].isdigit()
+                                        else 10_000) if n not in own)
+    outcomes = "".join(f"<li>{html.escape(clinician_text(o))}</li>" for o in doc["outcomes"])
+    owner_rows = "".join(
+        f"<tr><td>{html.escape(t['rule'])}</td><td><code>{html.escape(t['key'])}</code></td>"
+        f"<td>{t['value']:g} {html.escape(t['unit'])}</td><td>{html.escape(t['label'])}</td></tr>"
+        for t in doc["thresholds"])
+    owner = ("<section class=owner data-audience=clinical-owner aria-labelledby=owner-h>"
+             "<h2 id=owner-h>For the clinical owner: rule identifiers</h2>"
+             "<p>Each threshold above with its binding decision of the rule book, its configuration key and its "
+             "unit as stored in the rules data. Clinicians do not need these to use the evidence.</p>"
+             + (f"<table><thead><tr><th scope=col>Rule</th><th scope=col>Configuration key</th>"
+                f"<th scope=col>Stored value</th><th scope=col>Rules-data label</th></tr></thead>"
+                f"<tbody>{owner_rows}</tbody></table>" if owner_rows else "<p>No threshold.</p>")
+             + "</section>")
     body = (f"<h1>{html.escape(doc['label'])}</h1><p>Rules {html.escape(doc['rulesVersion'])}, configuration "
             f"{html.escape(doc['configuration'])}.</p><h2>Criteria thresholds</h2>{table}"
             f"<h2>Reported outcomes</h2><ul>{outcomes or '<li>none recorded in the rules data</li>'}</ul>"
             f"<h2>References (seed review)</h2><ol>{refs or '<li>none</li>'}</ol>"
-            "<p><a href='/evidence'>All options</a></p>")
+            f"<h2>Other references of the review</h2><ol>{others}</ol>"
+            f"<p><a href='/evidence'>All options</a></p>{owner}")
     return _page(doc["label"], body)
 
 

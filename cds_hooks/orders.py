@@ -10,29 +10,36 @@ unmapped → no card.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cds_hooks.cardparts import (
+    DETAIL_WORD_BUDGET,
     CardContext,
     FactLine,
     criterion_line,
-    evidence_line,
-    facts_behind,
+    evidence_links,
     label_of,
     link_to_app,
     md,
     new_uuid,
+    phrase,
     profile_facts,
+    prose,
+    reason_of,
+    sentence,
     short,
     source_of,
+    words,
 )
+from cds_hooks.clinical_text import clinician_text, decided, decisive_first, element_label, status_label
 from cds_hooks.orderables import modality_order
 from nelm_fhir.model import NelmProfile
 from nelm_fhir.pathways.result import MODALITY_SYSTEM, Evaluation, Modality, ModalityResult, Status
 
-__all__ = ["OVERRIDE_REASONS", "DraftOrder", "ModalityMapper", "draft_orders_of", "order_cards"]
+__all__ = ["OVERRIDE_REASONS", "DraftOrder", "ModalityMapper", "alert_key", "draft_orders_of", "order_cards"]
 
 OVERRIDE_SYSTEM = "https://nelm-cds.org/fhir/CodeSystem/override-reason"
 OVERRIDE_REASONS: tuple[dict[str, str], ...] = (
@@ -148,21 +155,38 @@ def _replacement(ctx: CardContext, order: DraftOrder, alt: ModalityResult) -> di
         resource["encounter"] = {"reference": f"Encounter/{ctx.encounter_id}"}
     actions: list[dict[str, Any]] = []
     if order.reference:
-        actions.append({"type": "delete", "description": f"Remove the draft order {order.display}",
+        actions.append({"type": "delete", "description": f"Remove the draft order {clinician_text(order.display)}",
                         "resourceId": order.reference})
     actions.append({"type": "create", "description": f"Create a draft order: {label_of(alt.modality)}",
                     "resource": resource})
     verb = "Replace with" if order.reference else "Add"
-    suggestion: dict[str, Any] = {"label": short(f"{verb} {label_of(alt.modality)} ({alt.status.value})", 80),
+    suggestion: dict[str, Any] = {"label": short(f"{verb} {label_of(alt.modality)} ({status_label(alt.status)})", 80),
                                   "uuid": new_uuid(), "actions": actions}
     if alt.status is Status.RECOMMENDED:
         suggestion["isRecommended"] = True
     return suggestion
 
 
-def _why_lines(result: ModalityResult) -> list[str]:
-    unmet = [criterion_line(c) for c in result.criteria if c.met is not True]
-    return unmet or [f"- {md(result.summary)}"]
+_CAP = re.compile(r"^at most 'consider':\s*", re.IGNORECASE)
+def _remarks(result: ModalityResult, *, notes: bool = True) -> list[str]:
+    """Return warnings (and notes) as clinicians read them; a cap ("at most 'consider'") says why it is only that."""
+    out = []
+    for text in (*result.warnings, *(result.notes if notes else ())):
+        plain = prose(text)
+        out.append(f"- Only for discussion: {md(_CAP.sub('', plain))}" if _CAP.match(plain) else f"- ⚠ {md(plain)}")
+    return out
+
+
+def alert_key(result: ModalityResult) -> str:
+    """Return what an order alert is about: the status and the criteria that decided it (same key, same alert)."""
+    return result.status.value + ":" + ",".join(sorted(c.id for c in decided(result)))
+
+
+def _order_line(order: DraftOrder, name: str) -> list[str]:
+    shown = order.display.strip()
+    if not shown or shown.lower() in {name.lower(), (order.modality.value if order.modality else "")}:
+        return []
+    return [f"Draft order: {md(clinician_text(shown))}, read as {name}.", ""]
 
 
 def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, result: ModalityResult,
@@ -171,45 +195,74 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
     name = label_of(result.modality)
     if status is Status.RECOMMENDED:
         return None
-    lines = [f"**Draft order:** {md(order.display)}" + (f" ({md(order.reference)})" if order.reference else "")
-             + f", read as **{name}**.", "", f"**Pathway status: {status.value}.** {md(result.summary)}", ""]
+    ordered = decisive_first(result)
+    # The evidence of the deciding criteria first: the reference a clinician wants is the one behind the alert.
+    evidence = evidence_links(ctx, result.modality, [*(e for c in decided(result) for e in c.evidence),
+                                                     *result.evidence], limit=4)
     if status is Status.CONSIDER:
-        lines += [f"- {md(n)}" for n in (*result.warnings, *result.notes)]
-        lines += ["", "Conditional option: consider discussing it at the NEN tumour board before signing."]
-        return {"uuid": new_uuid(), "summary": short(f"{name}: conditional option, discuss at the tumour board"),
-                "detail": "\n".join(lines), "indicator": "info",
-                "source": source_of(ctx, result.modality, label=f"NELM Pathways: {name}"),
-                "links": [link_to_app(ctx, {"modality": result.modality.value})]}
-    lines += ["**Criteria not met or unknown**", "", *_why_lines(result)]
-    lines += [f"- ⚠ {md(w)}" for w in result.warnings]
-    if facts:
+        lines = [f"**{name}: to discuss at the NEN tumour board before signing.** {md(sentence(reason_of(result)))}.",
+                 "",
+                 *_order_line(order, name), *_remarks(result)]
+        met_labels = [clinician_text(c.label) for c in ordered if c.met is True]
+        if met_labels:
+            lines += ["", "**Criteria met:** " + "; ".join(md(m) for m in met_labels) + "."]
+        if evidence:
+            lines += ["", f"Evidence: {evidence}"]
+        info: dict[str, Any] = {
+            "uuid": new_uuid(), "summary": short(f"{name}: conditional option, discuss at the tumour board"),
+            "detail": "\n".join(lines), "indicator": "info",
+            "source": source_of(ctx, result.modality, label=f"NELM Pathways: {name}"),
+            "links": [link_to_app(ctx, {"modality": result.modality.value})]}
+        based = [f for f in facts if set(f.sources) & set(result.sources)]
+        if based:
+            info["extension"] = {"org.nelm-cds.basedOn": [f.to_json() for f in based]}
+        return info
+    lines = [f"**{name}: {status_label(status)} for this patient.** {md(sentence(reason_of(result)))}.", "",
+             *_order_line(order, name)]
+    why = [c for c in ordered if c.met is not True]
+    lines += [criterion_line(c) for c in why] or [f"- {md(reason_of(result))}"]
+    met = sum(1 for c in ordered if c.met is True)
+    if met:
+        lines.append(f"- {met} other criteri{'a' if met > 1 else 'on'} met (see the app)")
+    lines += [w for w in _remarks(result, notes=False) if not w.startswith("- Only for discussion")]
+    if status is Status.INSUFFICIENT_DATA and gap_elements and not any(c.met is None for c in why):
+        lines += ["", "Missing or stale: " + ", ".join(md(element_label(e)) for e in gap_elements) + "."]
+    behind = [f for f in facts if set(f.sources) & {s for c in why for s in c.sources}]
+    if behind:
         stale = frozenset(g.last_source for g in evaluation.data_gaps if g.stale and g.last_source)
-        behind = facts_behind([s for c in result.criteria if c.met is not True for s in c.sources], facts, stale)
-        if behind:
-            lines += ["", "**Facts behind it**", "", *behind]
-    if status is Status.INSUFFICIENT_DATA and gap_elements:
-        lines += ["", "Missing or stale: " + ", ".join(md(e) for e in gap_elements) + "."]
-    evidence = evidence_line(result)
+        lines += ["", "**Decisive facts:** " + "; ".join(
+            f.brief() + (" _(stale)_" if stale.intersection(f.sources) else "") for f in behind) + "."]
     if evidence:
         lines += ["", f"Evidence: {evidence}"]
+    while words("\n".join(lines)) > DETAIL_WORD_BUDGET and any(x.startswith("- ⚠") for x in lines):
+        # Cautions give way first (the app shows them); the deciding criteria and facts stay.
+        lines.remove(next(x for x in reversed(lines) if x.startswith("- ⚠")))
     suggestions: list[dict[str, Any]] = []
     if order.reference:
         suggestions.append({"label": short(f"Remove the draft order for {name}", 80), "uuid": new_uuid(),
-                            "actions": [{"type": "delete", "description": f"Remove the draft order {order.display}",
+                            "actions": [{"type": "delete",
+                                         "description": f"Remove the draft order {clinician_text(order.display)}",
                                          "resourceId": order.reference}]})
     alt = _alternative(evaluation, result.modality)
     if alt is not None and status is not Status.INSUFFICIENT_DATA:
         suggestions.append(_replacement(ctx, order, alt))
     if status is Status.CONTRAINDICATED:
-        unmet = [c.note or c.label for c in result.criteria if c.met is False]
+        unmet = [phrase(c.note or c.label) for c in ordered if c.met is False]
         summary = f"Contraindicated: {name} ({unmet[0]})" if unmet else f"Contraindicated: {name}"
         indicator = "critical"
     elif status is Status.NOT_RECOMMENDED:
         summary = f"Not recommended for this patient: {name}"
         indicator = "warning"
     else:
-        summary = f"{name}: required data missing ({', '.join(gap_elements[:3]) or 'see detail'})"
+        missing = ", ".join(element_label(e) for e in gap_elements[:3])
+        summary = f"{name}: required data missing ({missing or 'see detail'})"
         indicator = "warning"
+    about: dict[str, Any] = {"modality": result.modality.value, "status": status.value, "alert": alert_key(result)}
+    if order.reference:
+        about["draftOrder"] = order.reference
+    extension: dict[str, Any] = {"org.nelm-cds.order": about}
+    if behind:
+        extension["org.nelm-cds.basedOn"] = [f.to_json() for f in behind]
     card: dict[str, Any] = {
         "uuid": new_uuid(),
         "summary": short(summary),
@@ -217,6 +270,7 @@ def _order_card(evaluation: Evaluation, ctx: CardContext, order: DraftOrder, res
         "indicator": indicator,
         "source": source_of(ctx, result.modality, label=f"NELM Pathways: {name}"),
         "links": [link_to_app(ctx, {"modality": result.modality.value})],
+        "extension": extension,
     }
     if suggestions:
         card["suggestions"] = suggestions

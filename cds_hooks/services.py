@@ -8,6 +8,7 @@ leaves one audit row and one ``HookOutcome`` for the observers, also when it fai
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import Counter
@@ -37,8 +38,10 @@ from cds_hooks.jsonbody import BodyError, parse_json_object
 from cds_hooks.logging_setup import bind_request_context
 from cds_hooks.observe import HookOutcome, notify
 from cds_hooks.orders import draft_orders_of, order_cards
+from cds_hooks.overrides import apply_overrides
 from cds_hooks.prefetch import PREFETCH_TEMPLATES, ResolvedPrefetch, prefetch_templates, resolve_prefetch
 from cds_hooks.privacy import hash_patient_id
+from cds_hooks.security import current_client
 from cds_hooks.store import AuditRecord, store_of
 from cds_hooks.validate import validate_cds_response
 from cds_hooks.wire import HookRequest, parse_hook_request
@@ -196,7 +199,12 @@ def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
     profile, evaluation = evaluated
     outcome["statuses"] = {o.modality.value: evaluation.result(o.modality).status.value
                            for o in orders if o.modality is not None}
-    cards = bound_order_cards(order_cards(evaluation, ctx, orders, profile=profile), ctx)
+    cards = order_cards(evaluation, ctx, orders, profile=profile)
+    client = current_client()
+    cards = apply_overrides(cards, store=store_of(current_app), service_id=service.id, hook=service.hook,
+                            issuer=client.issuer if client is not None else "", patient_id=req.patient_id,
+                            user_id=req.user_id, secret=settings.id_hash_key, now=dt.datetime.now(dt.UTC))
+    cards = bound_order_cards(cards, ctx)
     if resolved.failures and cards:
         cards.append(unreadable_data_card(ctx, [f.reason for f in resolved.failures]))
     return {"cards": cards}

@@ -29,6 +29,7 @@ from cds_hooks.config import Settings
 __all__ = [
     "AuditRecord",
     "FeedbackRecord",
+    "OrderAlert",
     "Store",
     "alembic_config",
     "init_app",
@@ -91,6 +92,19 @@ hook_audit_card_table = sa.Table(
     sa.Column("card_uuid", sa.String(64), nullable=False, index=True),
 )
 
+order_alert_table = sa.Table(
+    "order_alert",  # 0004: critical order cards, for override silencing across order-select → order-sign
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("service_id", sa.String(64), nullable=False),
+    sa.Column("card_uuid", sa.String(64), nullable=False),
+    sa.Column("order_key", sa.String(64), nullable=False, index=True),
+    sa.Column("alert", sa.String(512), nullable=False),
+    sa.Column("user_ref", sa.String(255)),
+    sa.Column("issued_at", sa.DateTime(), nullable=False),
+    sa.UniqueConstraint("card_uuid", name="uq_order_alert_card_uuid"),
+)
+
 jwt_replay_table = sa.Table(
     "jwt_replay",
     metadata,
@@ -150,6 +164,17 @@ class AuditRecord:
     fhir_queries: int = 0
     fhir_failures: int = 0
     card_uuids: tuple[str, ...] = ()  # the uuids of the cards answered (feedback refers to them)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderAlert:
+    """A critical card issued on a draft order: its uuid, the draft order's keyed hash, what it alerted about."""
+
+    service_id: str
+    card_uuid: str
+    order_key: str  # keyed hash of client, patient, draft order id and option (no PHI)
+    alert: str  # status and the criteria that decided it
+    user_ref: str | None = None  # the hook's userId (e.g. Practitioner/123): who was shown the card
 
 
 def alembic_config(url: str) -> Config:
@@ -332,6 +357,37 @@ class Store:
                 )
             )
             return {str(r[0]) for r in rows}
+
+    def remember_alerts(self, alerts: Sequence[OrderAlert]) -> None:
+        """Store the critical order cards just issued (one row per card; a repeated uuid is ignored)."""
+        for alert in alerts:
+            row = {"service_id": alert.service_id, "card_uuid": alert.card_uuid, "order_key": alert.order_key,
+                   "alert": alert.alert[:512], "user_ref": (alert.user_ref or None) and alert.user_ref[:255],
+                   "issued_at": _now()}
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(order_alert_table.insert().values(**row))
+            except IntegrityError:
+                continue
+
+    def override_of(self, order_key: str, alert: str, since: dt.datetime) -> dict[str, Any] | None:
+        """Return the newest ``overridden`` feedback since ``since`` on a card with this alert for this order.
+
+        The row holds the feedback's reason (system, code, display), comment and time, and the ``user_ref`` the
+        overridden card was shown to; None when the alert was never overridden.
+        """
+        f, a = feedback_table, order_alert_table
+        query = (
+            sa.select(f.c.override_reason_system, f.c.override_reason_code, f.c.override_reason_display,
+                      f.c.user_comment, f.c.outcome_timestamp, f.c.service_id, a.c.user_ref, a.c.card_uuid)
+            .select_from(f.join(a, f.c.card_uuid == a.c.card_uuid))
+            .where(a.c.order_key == order_key, a.c.alert == alert, f.c.outcome == "overridden",
+                   f.c.service_id == a.c.service_id, f.c.received_at >= _utc_naive(since))
+            .order_by(f.c.id.desc()).limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+            return dict(row) if row is not None else None
 
     def recent_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         """Return the newest audit rows, newest first."""

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
 
 from cds_hooks.bodylimit import BodyTooLargeError, read_body
+from cds_hooks.clinical_text import UNIT_TEXT
 from cds_hooks.config import Settings
 from cds_hooks.demo.patients import (
     MODALITY_GROUPS,
@@ -112,6 +113,8 @@ def index() -> str:
         groups=[(name, [(m, MODALITY_LABELS[m]) for m in mods]) for name, mods in MODALITY_GROUPS],
         base_url=_base_url(),
         demo_dir=_settings().demo_dir,
+        # The chart shows lab units as clinicians write them (10*9/L → ×10⁹/L, {INR} → nothing).
+        units=UNIT_TEXT,
     )
 
 

@@ -19,9 +19,11 @@ from typing import Any
 from flask import Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from cds_hooks.clinical_text import clinician_text, decided, decisive_first, unit_text
 from cds_hooks.demo.patients import load_demo_bundle
 from cds_hooks.privacy import hash_patient_id
 from cds_hooks.smart import oauth
+from cds_hooks.smart.answer import answer_groups, gap_rows
 from cds_hooks.smart.capture import FIELDS, build_observation, validate_form
 from cds_hooks.smart.flowchart import render_flowchart
 from cds_hooks.smart.present import (
@@ -54,6 +56,8 @@ from nelm_fhir.pathways.result import Evaluation, Modality
 __all__ = ["can_write_observations"]
 
 log = logging.getLogger("nelm.smart")
+# Engine prose reaches the page only through this filter: no rule, element or modality ids, no raw UCUM.
+blueprint.add_app_template_filter(clinician_text, "clinician")
 EXPIRY_MARGIN_SECONDS = 30
 
 
@@ -142,6 +146,11 @@ def request_app() -> Any:
     return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
+def _flr_min_percent() -> float:
+    """Return the configured FLR threshold that splits one-stage from staged resection on the flowchart."""
+    return float(request_app().extensions["nelm_pathway_config"].value("flr.min-percent"))
+
+
 def _load_session() -> tuple[SmartState, str, dict[str, Any]] | BaseResponse:
     state = smart_state()
     key = launch_key_of_request()
@@ -189,11 +198,16 @@ def _render(state: SmartState, data: dict[str, Any], loaded: _Loaded, evaluation
         evaluation=evaluation,
         profile=profile,
         groups=grouped_results(evaluation),
+        answer=answer_groups(evaluation),
+        gaps=gap_rows(evaluation),
+        unit_text=unit_text,
+        decisive_first=decisive_first,
+        decided=decided,
         names=MODALITY_NAMES,
         status_labels=STATUS_LABELS,
         anchor_of=anchor_of,
         sources=source_rows(all_refs, resources, loaded.captured_ids),
-        flowchart=render_flowchart(evaluation),
+        flowchart=render_flowchart(evaluation, flr_min_percent=_flr_min_percent()),
         focus=focus,
         fields=FIELDS,
         form=form or {},
@@ -209,7 +223,6 @@ def _render(state: SmartState, data: dict[str, Any], loaded: _Loaded, evaluation
         themed=bool(data.get("style")),
         performer_known=bool(data.get("fhir_user")) or data["kind"] == "dev",
         today=today.isoformat(),
-        counts={s: sum(1 for r in evaluation.results if r.status.value == s) for s in STATUS_LABELS},
     )
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nelm_fhir.pathways.result import Evaluation, Modality, ModalityResult, Status
+from cds_hooks.clinical_text import MODALITY_NAMES, STATUS_LABELS, unit_text
+from nelm_fhir.pathways.result import Evaluation, Modality, ModalityResult
 
 __all__ = [
     "GROUPS",
@@ -28,38 +29,6 @@ __all__ = [
     "source_rows",
     "statuses_of",
 ]
-
-STATUS_LABELS: Mapping[str, str] = {
-    Status.RECOMMENDED.value: "Recommended",
-    Status.CONSIDER.value: "Consider (tumour board)",
-    Status.NOT_RECOMMENDED.value: "Not recommended",
-    Status.CONTRAINDICATED.value: "Contraindicated",
-    Status.INSUFFICIENT_DATA.value: "Insufficient data",
-}
-
-MODALITY_NAMES: Mapping[str, str] = {
-    "curative-resection": "Curative liver resection (± ablation)",
-    "simultaneous-resection": "Simultaneous resection of primary and NELM",
-    "portal-vein-embolization": "Portal vein embolization, then resection",
-    "two-stage-hepatectomy": "Two-stage hepatectomy (portal vein ligation)",
-    "alpps": "ALPPS",
-    "cytoreductive-surgery": "Cytoreductive (debulking) surgery",
-    "liver-transplantation": "Liver transplantation",
-    "repeat-resection": "Repeat resection of recurrent NELM",
-    "rfa": "Radiofrequency ablation (RFA)",
-    "stereotactic-rfa": "Stereotactic RFA",
-    "mwa": "Microwave ablation (MWA)",
-    "tae": "Transarterial embolization (TAE)",
-    "tace": "Transarterial chemoembolization (TACE)",
-    "radioembolization": "Y-90 radioembolization (SIRT)",
-    "prrt": "PRRT (177Lu-DOTATATE / 90Y-DOTATOC)",
-    "prrt-plus-radioembolization": "PRRT combined with radioembolization",
-    "somatostatin-analogue": "Somatostatin analogue (octreotide / lanreotide)",
-    "everolimus": "Everolimus",
-    "sunitinib": "Sunitinib",
-    "chemotherapy": "Chemotherapy",
-    "interferon-alpha": "Interferon-α",
-}
 
 M = Modality
 GROUPS: tuple[tuple[str, tuple[Modality, ...]], ...] = (
@@ -156,7 +125,7 @@ def banner_of(patient: Mapping[str, Any] | None, today: dt.date) -> Banner | Non
 def _value_text(res: Mapping[str, Any]) -> str:
     if isinstance(res.get("valueQuantity"), dict):
         q = res["valueQuantity"]
-        return f"{q.get('value', '')} {q.get('unit') or q.get('code') or ''}".strip()
+        return f"{q.get('value', '')} {unit_text(q.get('unit') or q.get('code') or '')}".strip()
     if "valueBoolean" in res:
         return "yes" if res["valueBoolean"] else "no"
     for key in ("valueInteger", "valueString", "valueDecimal"):
@@ -319,7 +288,7 @@ def profile_rows(summary: Mapping[str, Any]) -> list[ProfileRow]:
                 sources = [lab["source"]] if isinstance(lab.get("source"), str) else []
                 date = f" ({lab['date']})" if lab.get("date") else ""
                 rows.append(ProfileRow(label=LAB_NAMES.get(kind, humanise(kind)),
-                                       value=f"{lab.get('value')} {lab.get('unit') or ''}".strip() + date,
+                                       value=f"{lab.get('value')} {unit_text(lab.get('unit'))}".strip() + date,
                                        sources=sources))
     for key in sorted(rest):
         sources = []

@@ -45,10 +45,13 @@ def liver_directed_setting(v: Verdict, ctx: Context, route: Status | None) -> st
             *(lesion.source for lesion in ctx.lesions),
             *(ctx.fitness_sources if ctx.unfit else ()),
         ]
+        # Met: the label says only what holds for this patient (the note names which reasons); "unresectable"
+        # is never claimed for a patient whose R0 resection the MDT judged feasible.
+        label = "indication for liver-directed therapy" + (" (unresectable NELM)" if ctx.unresectable else "")
         v.indication(
             Criterion(
                 id="liver-directed-indication",
-                label="multiple unresectable NELM or advanced burden",
+                label=label,
                 met=True,
                 note=", ".join(reasons),
                 sources=tuple(dict.fromkeys(f for f in facts if f)),

@@ -5,7 +5,7 @@ Renal and marrow tiers are engineering defaults from a public PRRT trial page (S
 
 from __future__ import annotations
 
-from nelm_fhir.model import LabKind
+from nelm_fhir.model import Grade, LabKind
 from nelm_fhir.pathways.criteria import hepatic_function, not_nec
 from nelm_fhir.pathways.gates import Context
 from nelm_fhir.pathways.readable import lab_note
@@ -226,14 +226,24 @@ def prrt(ctx: Context, route: Status | None) -> Rated:
     if ctx.progressive or spread:
         return v.decide(
             Status.RECOMMENDED,
-            "Recommended: SSTR-positive G1/G2 disease, progressive or with extrahepatic spread [106,108].",
+            f"Recommended: SSTR-positive {_grade_words(ctx)}disease, progressive or with extrahepatic spread "
+            "[106,108].",
         )
     v.notes.append("indicated at progression (NETTER-1 setting) [108]")
+    # Worded against the patient: "unresectable" only when the record says so (not when the MDT judged R0 feasible).
+    extent = "unresectable " if ctx.unresectable else ""
     if ctx.progressive is None:
         return v.decide(
-            Status.CONSIDER, f"Consider at MDT: SSTR-positive unresectable disease; {ctx.course_note} [106]."
+            Status.CONSIDER, f"Consider at MDT: SSTR-positive {extent}disease; {ctx.course_note} [106]."
         )
-    return v.decide(Status.CONSIDER, "Consider at MDT: SSTR-positive stable unresectable disease [106].")
+    return v.decide(Status.CONSIDER, f"Consider at MDT: SSTR-positive stable {extent}disease [106].")
+
+
+def _grade_words(ctx: Context) -> str:
+    """Return the patient's grade as summaries say it ("G1/G2 ", "G3 ", or nothing when unknown)."""
+    if ctx.grade is None:
+        return ""
+    return "G3 " if ctx.grade.grade is Grade.G3 else "G1/G2 "
 
 
 def prrt_plus_radioembolization(ctx: Context, prrt_rated: Rated, re_rated: Rated) -> Rated:

@@ -125,8 +125,13 @@ def somatostatin_analogue(ctx: Context, route: Status | None) -> Rated:
             )
         )
         v.cap("progression on SSA: as add-on to the next line only")
+    # Worded against the patient: the grade and resectability said are the patient's, never the rule's ideal.
+    grade = "G1/G2" if ctx.grade is not None and ctx.grade.grade is not Grade.G3 else (
+        "G3" if ctx.grade is not None else "grade-unknown")
+    extent = "unresectable " if route is None else ""
+    first_line = ", first line" if grade == "G1/G2" else ""
     return v.decide(
-        Status.RECOMMENDED, f"Recommended: SSTR-positive unresectable G1/G2 disease, first line ({_ENETS})."
+        Status.RECOMMENDED, f"Recommended: SSTR-positive {extent}{grade} disease{first_line} ({_ENETS})."
     )
 
 

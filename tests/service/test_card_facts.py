@@ -19,7 +19,6 @@ VIDS = sorted(EXPECTED)
 # The elements whose absence is meaningful (PATHWAY.md B26): only these may read "none recorded".
 B26_LABELS = {"Extrahepatic disease", "Portal vein thrombosis", "Hepatic failure", "Bilio-enteric anastomosis",
               "Functional syndrome"}
-_FACT = re.compile(r"^- \*\*(?P<label>[^*]+)\*\* (?P<rest>.*)$")
 
 
 @pytest.fixture
@@ -35,46 +34,43 @@ def _cards(app: Flask, service: str, body: dict[str, Any]) -> list[dict[str, Any
     return cards
 
 
-def _facts_section(detail: str) -> list[str]:
-    section = detail.split("**Facts used**", 1)[1].split("\n\n**", 1)[0]
-    return [line for line in section.strip().splitlines() if line.strip()]
+def _decisive(detail: str) -> str:
+    line = next((x for x in detail.splitlines() if x.startswith("**Decisive facts:** ")), "")
+    return line.removeprefix("**Decisive facts:** ")
 
 
-def test_summary_card_reads_like_a_clinician_wrote_it(app: Flask) -> None:
-    detail = _cards(app, "nelm-pathway", patient_view("v14", bundle("V14")))[0]["detail"]
-    facts = _facts_section(detail)
-    assert "- **Ki-67** 4 % on liver biopsy · 2026-08-26 · `Observation/v14-ki67`" in facts
-    assert "- **Platelets** 250 ×10⁹/L · 2026-11-16 · `Observation/v14-lab-777-3`" in facts
-    assert "- **Portal vein thrombosis** active · 2026-10-27 · `Condition/v14-pvt`" in facts
-    assert "- **Extrahepatic disease** none recorded" in facts
-    assert any(f.startswith("- **Primary tumour** small intestine, resected, portal-venous drainage") for f in facts)
-    for raw in ("portalDrained", "ki67Percent", "monthsStable", "labs:"):
-        assert raw not in detail
+def test_headline_card_reads_like_a_clinician_wrote_it(app: Flask) -> None:
+    headline = _cards(app, "nelm-pathway", patient_view("v14", bundle("V14")))[0]
+    facts = _decisive(headline["detail"])
+    # TAE/TACE are contraindicated by the portal vein thrombosis: that fact decides, with value and date
+    assert "Portal vein thrombosis: active (2026-10-27)" in facts
+    assert "Krenning score (SSTR imaging): 3 (2026-10-27)" in facts  # PRRT, the next step, rests on it
+    based = {f["fact"]: f for f in headline["extension"]["org.nelm-cds.basedOn"]}
+    assert based["Portal vein thrombosis"]["references"] == ["Condition/v14-pvt"]
+    assert based["Krenning score (SSTR imaging)"] == {
+        "fact": "Krenning score (SSTR imaging)", "value": "3", "date": "2026-10-27",
+        "references": ["Observation/v14-krenning"], "decisive": True}
+    assert any("decisive" not in f for f in based.values())  # every fact used is named; the deciding ones marked
+    for raw in ("portalDrained", "ki67Percent", "monthsStable", "labs:", "Observation/", "Condition/"):
+        assert raw not in headline["detail"]
 
 
 @pytest.mark.parametrize("vid", VIDS)
-def test_every_fact_has_a_label_and_a_reference_and_unknowns_are_omitted(app: Flask, vid: str) -> None:
-    detail = _cards(app, "nelm-pathway", patient_view(patient_id(vid), bundle(vid)))[0]["detail"]
-    facts = _facts_section(detail)
-    assert facts
-    for line in facts:
-        match = _FACT.match(line)
-        assert match, line
-        label, rest = match["label"], match["rest"]
-        assert not re.search(r"\b[a-z]+[A-Z]\w*:", line), line  # no camelCase keys
-        assert "None" not in rest, line
-        if "none recorded" in rest:
-            assert label in B26_LABELS, line
-            assert "`" not in rest, line
-        else:
-            assert re.search(r"`[A-Za-z]+/[^`]+`", rest), line  # its FHIR reference
-
-
-def test_contraindication_card_names_the_facts_behind_it(app: Flask) -> None:
-    cards = _cards(app, "nelm-pathway", patient_view("v14", bundle("V14")))
-    contra = next(c for c in cards if c["summary"].startswith("Contraindicated: TAE"))
-    behind = contra["detail"].split("**Facts behind it**", 1)[1]
-    assert "- **Portal vein thrombosis** active · 2026-10-27 · `Condition/v14-pvt`" in behind
+def test_every_decisive_fact_has_a_label_a_value_and_its_fhir_reference(app: Flask, vid: str) -> None:
+    cards = _cards(app, "nelm-pathway", patient_view(patient_id(vid), bundle(vid)))
+    for card in cards:
+        based = card.get("extension", {}).get("org.nelm-cds.basedOn", [])
+        facts = _decisive(card["detail"])
+        if card is cards[0]:
+            assert facts and based, vid  # the headline always names what decided it
+        for fact in based:
+            assert fact["fact"] and fact["value"] and "None" not in fact["value"], fact
+            assert fact["references"], fact
+            assert all(re.match(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]+$", r) for r in fact["references"]), fact
+        # every fact the detail shows is one of those the extension references
+        for shown in (x for x in facts.split("; ") if x and not x.startswith("+")):
+            label = shown.split(":", 1)[0]
+            assert label in {f["fact"] for f in based}, (vid, shown)
 
 
 def test_order_sign_card_names_the_facts_behind_it(app: Flask) -> None:
@@ -82,7 +78,9 @@ def test_order_sign_card_names_the_facts_behind_it(app: Flask) -> None:
                                                       bundle("V14")))
     (card,) = cards
     assert card["indicator"] == "critical"
-    assert "**Portal vein thrombosis** active · 2026-10-27 · `Condition/v14-pvt`" in card["detail"]
+    assert "Portal vein thrombosis: active (2026-10-27)" in _decisive(card["detail"])
+    assert {"fact": "Portal vein thrombosis", "value": "active", "date": "2026-10-27",
+            "references": ["Condition/v14-pvt"]} in card["extension"]["org.nelm-cds.basedOn"]
 
 
 def test_stale_values_are_named_with_value_date_and_reference(tmp_path: Path) -> None:
@@ -92,11 +90,11 @@ def test_stale_values_are_named_with_value_date_and_reference(tmp_path: Path) ->
         cards = _cards(app, "nelm-pathway", patient_view("v14", bundle("V14")))
     finally:
         store_of(app).dispose()
-    assert "- **Platelets** 250 ×10⁹/L _(stale)_ · 2026-11-16 · `Observation/v14-lab-777-3`" in cards[0]["detail"]
     gap = next(c for c in cards if c["summary"].startswith("Missing or stale data"))
-    line = next(x for x in gap["detail"].splitlines() if x.startswith("- **platelets**"))
-    assert "last value 2026-11-16 (Observation/v14-lab-777-3)" in line
-    assert "Last result: Platelets 250 ×10⁹/L." in line
+    line = next(x for x in gap["detail"].splitlines() if x.startswith("- **Platelets**"))
+    assert "(stale, last: Platelets: 250 ×10⁹/L (2026-11-16))" in line
+    assert {"fact": "Platelets", "value": "250 ×10⁹/L", "date": "2026-11-16",
+            "references": ["Observation/v14-lab-777-3"]} in gap["extension"]["org.nelm-cds.basedOn"]
 
 
 def test_profile_facts_omit_unknowns_and_say_none_recorded_only_where_absence_means_none() -> None:

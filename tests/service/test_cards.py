@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from cds_hooks.cardparts import CardContext
-from cds_hooks.cards import MAX_CONTRAINDICATION_CARDS, patient_view_cards
+from cds_hooks.cards import patient_view_cards
+from cds_hooks.clinical_text import internal_names
 from cds_hooks.orders import DraftOrder, draft_orders_of, order_cards
 from cds_hooks.validate import validate_cds_response
 from nelm_fhir.pathways.result import MODALITY_SYSTEM, Modality
@@ -21,21 +22,22 @@ def _valid(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cards
 
 
-def test_patient_view_has_summary_contraindication_gap_and_tumour_board_cards() -> None:
+def test_patient_view_is_a_headline_card_plus_the_cards_that_need_an_action() -> None:
     cards = _valid(patient_view_cards(pvt_patient(), CTX))
-    assert [c["indicator"] for c in cards] == ["info", "warning", "warning", "info"]
-    summary, contra, gap, board = cards
-    assert summary["summary"].startswith("NELM pathway: PRRT, Somatostatin analogue recommended")
-    assert "1 option to discuss at MDT" in summary["summary"]
-    assert "Observation/krenning-1" in summary["detail"] and "Krenning 3 on 2026-10-20" in summary["detail"]
-    assert "[106]" in summary["detail"]
-    assert "beyond the source review" in summary["detail"]
-    assert "engineering default" in summary["detail"]
-    # TAE and TACE share one cause: one card, both named, machine-readable in the extension
-    assert contra["summary"] == ("Contraindicated: TAE (bland embolization), TACE "
-                                "(active portal vein thrombosis recorded 2026-10-02)")
-    assert contra["extension"] == {"org.nelm-cds.modalities": ["tae", "tace"]}
-    assert "Condition/pvt-1" in contra["detail"]
+    assert [c["indicator"] for c in cards] == ["info", "warning"]
+    headline, gap = cards
+    assert headline["summary"].startswith("Recommended: PRRT, Somatostatin analogue")
+    assert "discuss at the tumour board: Radioembolization" in headline["summary"]
+    detail = headline["detail"]
+    # the next step first, then the options to discuss by name, then what nobody ordered but is contraindicated
+    assert detail.startswith("**Next step: PRRT** (recommended)")
+    assert detail.index("Next step") < detail.index("**To discuss:** Radioembolization") < detail.index(
+        "**Contraindicated:** TAE (bland embolization), TACE (active portal vein thrombosis recorded 2026-10-02)")
+    # evidence as links to the evidence pages' anchors; the tumour-board advice (B25) is always on this card
+    assert "[[106]](https://cds.example.org/evidence/prrt#ref-106)" in detail
+    assert "tumour board is advised for every patient" in detail
+    assert "(https://cds.example.org/evidence#ref-14)" in detail
+    assert headline["extension"]["org.nelm-cds.pathway"]["statuses"]["tace"] == "contraindicated"
     assert gap["selectionBehavior"] == "any"
     action = gap["suggestions"][0]["actions"][0]
     assert action["type"] == "create"
@@ -46,9 +48,8 @@ def test_patient_view_has_summary_contraindication_gap_and_tumour_board_cards() 
     assert request["subject"] == {"reference": "Patient/v14"}
     assert request["encounter"] == {"reference": "Encounter/enc-1"}
     assert request["requester"] == {"reference": "Practitioner/COREPRACTITIONER1"}
-    assert "(`platelets`, stale; last value 2026-09-01 (Observation/plt-1))" in gap["detail"]
-    assert board["summary"].startswith("Discuss at the NEN multidisciplinary tumour board")
-    assert "Radioembolization" in board["detail"] and "[14,15]" in board["detail"]
+    assert "- **Platelets** (stale, last 2026-09-01)" in gap["detail"]
+    assert gap["extension"]["org.nelm-cds.dataGaps"] == ["platelets"]
 
 
 def test_every_card_links_to_the_app_and_evidence() -> None:
@@ -59,27 +60,33 @@ def test_every_card_links_to_the_app_and_evidence() -> None:
         assert card["source"]["url"].startswith("https://cds.example.org/evidence")
 
 
-def test_single_modality_cards_carry_the_modality_topic() -> None:
-    nec = patient_view_cards(nec_patient(), CTX)
-    # seven contraindications with one cause: one card, not seven
-    contra = [c for c in nec if c["indicator"] == "warning"]
-    assert len(contra) == 1
-    assert "topic" not in contra[0]["source"]
-    assert len(contra[0]["extension"]["org.nelm-cds.modalities"]) == 7
-    assert len(contra) <= MAX_CONTRAINDICATION_CARDS
-    assert "milan.max-age-years = 55" in nec[0]["detail"]  # site overrides are shown
+def test_contraindications_of_options_nobody_ordered_fold_into_the_headline() -> None:
+    nec = _valid(patient_view_cards(nec_patient(), CTX))
+    # seven contraindications with one cause: one phrase of the headline card, not seven interruptions
+    assert [c["indicator"] for c in nec] == ["info"]
+    detail = nec[0]["detail"]
+    assert detail.count("NEC (ICD-O-3 8041/3)") == 1
+    assert "Curative liver resection, Simultaneous resection of primary and NELM" in detail
+    assert "and 4 more (NEC (ICD-O-3 8041/3))" in detail  # at most three names per cause; the app lists all
+    assert nec[0]["extension"]["org.nelm-cds.pathway"]["siteOverrides"] == {"milan.max-age-years": "55"}
+    assert "This site's thresholds differ from the defaults" in detail  # said in words; the keys in the JSON
+    assert "milan.max-age-years" not in detail
 
 
 def test_no_data_gap_card_without_gaps_and_tumour_board_always() -> None:
-    cards = _valid(patient_view_cards(nec_patient(), CTX))
-    assert not any("suggestions" in c for c in cards)
-    assert cards[-1]["summary"].startswith("Discuss at the NEN multidisciplinary tumour board")
+    for evaluation in (nec_patient(), pvt_patient()):
+        cards = _valid(patient_view_cards(evaluation, CTX))
+        assert "Review by the NEN multidisciplinary tumour board is advised" in cards[0]["detail"]
+    assert not any("suggestions" in c for c in patient_view_cards(nec_patient(), CTX))
 
 
 def test_unreadable_records_are_named_in_an_info_card() -> None:
     cards = _valid(patient_view_cards(nec_patient(), CTX, unreadable=["labs: request to fhirServer timed out"]))
     info = [c for c in cards if "could not be read" in c["summary"]]
-    assert len(info) == 1 and "labs" in info[0]["detail"]
+    assert len(info) == 1
+    assert "- Laboratory results: request to the EHR's FHIR server timed out" in info[0]["detail"]
+    assert internal_names(info[0]["summary"] + "\n" + info[0]["detail"]) == []  # no "fhirServer", no prefetch keys
+    assert info[0]["extension"] == {"org.nelm-cds.unreadable": ["labs: request to fhirServer timed out"]}
 
 
 def test_no_card_commands() -> None:
@@ -157,3 +164,32 @@ def test_not_recommended_order_is_a_warning_with_removal() -> None:
     # no ablation option is rated well: the best-rated option of any family is offered, marked recommended
     replace = cards[0]["suggestions"][1]
     assert replace["label"] == "Replace with PRRT (recommended)" and replace["isRecommended"] is True
+
+
+def test_a_contraindicated_current_treatment_gets_its_own_warning_card() -> None:
+    import dataclasses
+    import datetime as dt
+
+    from nelm_fhir.model import DrugClass, DrugExposure, ExposureState, NelmProfile
+    from nelm_fhir.pathways.result import Criterion, ModalityResult, Status
+
+    nec = Criterion(id="not-nec", label="not poorly differentiated (NEC)", met=False,
+                    note="poorly differentiated neuroendocrine carcinoma recorded", sources=("Condition/primary",))
+    base = nec_patient()
+    results = tuple(
+        ModalityResult(modality=r.modality, status=Status.CONTRAINDICATED, summary="Contraindicated: NEC (B5).",
+                       criteria=(nec,), evidence=("[2]",)) if r.modality is Modality.SOMATOSTATIN_ANALOGUE else r
+        for r in base.results)
+    evaluation = dataclasses.replace(base, results=results)
+    on_ssa = NelmProfile(patient="Patient/v14", as_of=dt.date(2026, 11, 26), drugs=(DrugExposure(
+        drug_class=DrugClass.SSA, ingredient="octreotide", state=ExposureState.CURRENT,
+        source="MedicationStatement/oct-1", code="http://www.nlm.nih.gov/research/umls/rxnorm|7617"),))
+    cards = _valid(patient_view_cards(evaluation, CTX, profile=on_ssa))
+    current = [c for c in cards if c["summary"].startswith("Current treatment contraindicated")]
+    assert len(current) == 1 and current[0]["indicator"] == "warning"
+    assert current[0]["source"]["topic"]["code"] == "somatostatin-analogue"
+    assert "(B5)" not in current[0]["detail"] and "record shows it as a current treatment" in current[0]["detail"]
+    assert {"fact": "Current NELM drugs", "value": "octreotide", "references": ["MedicationStatement/oct-1"]} in \
+        current[0]["extension"]["org.nelm-cds.basedOn"]
+    # the same contraindication without the drug in the record: folded into the headline, no extra card
+    assert [c["indicator"] for c in patient_view_cards(evaluation, CTX)] == ["info"]

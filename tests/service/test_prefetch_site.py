@@ -123,17 +123,19 @@ def _summary_detail(app: Flask, server: FhirServer) -> str:
         store_of(app).dispose()
     assert response.status_code == 200, response.get_data(as_text=True)
     cards = response.get_json()["cards"]
-    return str(cards[0]["detail"])
+    return json.dumps(cards, ensure_ascii=False)  # the cards' text and the facts they name (basedOn extension)
 
 
 @pytest.mark.fhirserver
 def test_no_prefetch_hook_reads_a_locally_coded_platelet_count(tmp_path: Path, site_patient: FhirServer) -> None:
     with_site = _summary_detail(_site_app(tmp_path, _platelets_map(tmp_path)), site_patient)
-    assert "**Platelets** 42 ×10⁹/L · 2026-11-20" in with_site
-    assert f"`Observation/{PID}-plt`" in with_site
+    based = json.loads(with_site)[0]["extension"]["org.nelm-cds.basedOn"]
+    assert {"fact": "Platelets", "value": "42 ×10⁹/L", "date": "2026-11-20",
+            "references": [f"Observation/{PID}-plt"]} in based
     # Why the templates matter: the same site terminology with fixed (standard-code) templates never
     # fetches the locally coded result, so the pathway would not see it.
     fixed = _site_app(tmp_path, _platelets_map(tmp_path))
     fixed.extensions["nelm_prefetch_templates"] = dict(PREFETCH_TEMPLATES)
     without = _summary_detail(fixed, site_patient)
-    assert "Platelets" not in without and f"Observation/{PID}-plt" not in without
+    facts = json.loads(without)[0]["extension"].get("org.nelm-cds.basedOn", [])
+    assert not [f for f in facts if f["fact"] == "Platelets"] and f"Observation/{PID}-plt" not in without

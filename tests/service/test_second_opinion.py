@@ -76,6 +76,13 @@ def test_healthchain_parses_our_discovery_requests_responses_and_feedback(app: F
             if card.get("overrideReasons"):
                 feedback["overrideReason"] = {"reason": card["overrideReasons"][0], "userComment": "MDT decision"}
             (tmp_path / f"feedback-{modality.value}-{card['uuid']}.json").write_text(json.dumps(feedback))
+            if card["indicator"] == "critical":
+                # signed again after the override: the info card that replaces the alert must parse too
+                assert client.post("/cds-services/nelm-order-sign/feedback",
+                                   json={"feedback": [feedback]}).status_code == 200
+                again = _post(app, "nelm-order-sign", body)
+                assert [c["indicator"] for c in again["cards"]] == ["info"]
+                (tmp_path / f"response-V08-sign-{modality.value}-overridden.json").write_text(json.dumps(again))
     report = _check(tmp_path)
     assert len(report) == len(list(tmp_path.glob("*.json")))
     unexpected = {name: [e for e in errors if tuple(e) not in KNOWN_DEVIATIONS] for name, errors in report.items()}

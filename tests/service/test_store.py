@@ -193,3 +193,31 @@ def test_audit_rows_from_concurrent_threads_each_keep_their_own_cards(store: Sto
         assert row["card_uuids"] == list(written[i])
     every_card = [c for cards in written.values() for c in cards]
     assert store.issued_cards("nelm-pathway", every_card) == set(every_card)
+
+
+def test_revision_0005_adds_order_alerts_and_downgrades(store: Store) -> None:
+    from alembic import command
+
+    from cds_hooks.store import FeedbackRecord, OrderAlert, alembic_config
+
+    config = alembic_config(store.url)
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004_maintenance")
+    assert "order_alert" not in sa.inspect(store.engine).get_table_names()
+    store.upgrade()
+    assert "order_alert" in sa.inspect(store.engine).get_table_names()
+    card, key = str(uuid.uuid4()), uuid.uuid4().hex
+    alert = OrderAlert(service_id="nelm-order-select", card_uuid=card, order_key=key, alert="contraindicated:not-g3",
+                       user_ref="Practitioner/1")
+    store.remember_alerts([alert, alert])  # the same card twice: one row, no error
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert store.override_of(key, "contraindicated:not-g3", since) is None  # issued, not overridden
+    store.save_feedback([FeedbackRecord(service_id="nelm-order-select", card_uuid=card, outcome="overridden",
+                                        outcome_timestamp=dt.datetime(2026, 11, 26, 10, tzinfo=dt.UTC),
+                                        override_reason_code="mdt-decision", user_comment="MDT")])
+    found = store.override_of(key, "contraindicated:not-g3", since)
+    assert found is not None and found["user_ref"] == "Practitioner/1" and found["user_comment"] == "MDT"
+    assert store.override_of(key, "contraindicated:not-g3,ki67-liver", since) is None  # another alert
+    assert store.override_of(uuid.uuid4().hex, "contraindicated:not-g3", since) is None  # another order
+    assert store.override_of(key, "contraindicated:not-g3", dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)) is None

@@ -8,6 +8,7 @@
 (function () {
   var root = document.getElementById("app");
   var USER = root.dataset.userId;
+  var UNITS = JSON.parse(root.dataset.units || "{}");
   var MD = window.NelmMarkdown;
   var state = { patient: null, discovery: null, drafts: [], pendingCritical: [], signReady: false };
 
@@ -180,7 +181,11 @@
   }
 
   function valueOf(obs) {
-    if (obs.valueQuantity) return obs.valueQuantity.value + " " + (obs.valueQuantity.unit || obs.valueQuantity.code || "");
+    if (obs.valueQuantity) {
+      var unit = obs.valueQuantity.unit || obs.valueQuantity.code || "";
+      var shown = Object.prototype.hasOwnProperty.call(UNITS, unit) ? UNITS[unit] : unit;
+      return (obs.valueQuantity.value + " " + shown).trim();
+    }
     if (obs.valueCodeableConcept) return display(obs.valueCodeableConcept);
     if ("valueBoolean" in obs) return obs.valueBoolean ? "yes" : "no";
     if ("valueInteger" in obs) return String(obs.valueInteger);
@@ -346,7 +351,23 @@
     cards.sort(function (a, b) { return (rank[a.indicator] || 3) - (rank[b.indicator] || 3); });
     if (!cards.length) box.appendChild(el("p", { className: "muted", "data-testid": "no-cards", text: "No guidance for this step." }));
     cards.forEach(function (c) { box.appendChild(renderCard(c, result.service.id, onResolved || function () {})); });
+    announce(targetId, cards);
     return cards;
+  }
+
+  // New cards are announced to screen readers (the live region is in the page from the start).
+  function announce(targetId, cards) {
+    var where = targetId === "order-cards" ? "for the orders" : "for this patient";
+    var critical = cards.filter(function (c) { return c.indicator === "critical"; });
+    var text = cards.length ? cards.length + (cards.length === 1 ? " new card " : " new cards ") + where : "No guidance " + where;
+    if (critical.length) { text += "; critical: " + critical.map(function (c) { return c.summary; }).join("; "); }
+    $("cds-announce").textContent = text + ".";
+    // In a narrow panel the cards may sit below the fold: bring a critical one into view.
+    var first = critical.length ? $(targetId).querySelector('[data-indicator="critical"]') : null;
+    if (first) {
+      var r = first.getBoundingClientRect();
+      if (r.top < 0 || r.top > window.innerHeight - 60) { first.scrollIntoView({ block: "start" }); }
+    }
   }
 
   /* ---- orders ---- */

@@ -26,7 +26,8 @@ window.NelmMarkdown = (function () {
     var out = escaped.replace(/`([^`]+)`/g, function (_, c) { return keep("<code>" + c + "</code>"); });
     // Backslash escapes (\* \_ \> …) show the character itself and take no part in markup.
     out = out.replace(/\\(&gt;|&lt;|&amp;|&quot;|&#39;|[\\`*_{}\[\]()#+\-.!|~])/g, function (_, ch) { return keep(ch); });
-    out = out.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, function (whole, label, href) {
+    // The label may hold one level of brackets, as CommonMark allows: [[41]](…/evidence#ref-41).
+    out = out.replace(/\[((?:[^\[\]]|\[[^\[\]]*\])+)\]\(([^)\s]+)\)/g, function (whole, label, href) {
       // href is escaped text; undo only &amp; so that query strings survive, then re-check the scheme.
       var url = safeUrl(href.replace(/&amp;/g, "&"));
       if (!url) return label;

@@ -17,6 +17,17 @@
   document.addEventListener("click", function (e) {
     var el = e.target;
     if (el.matches && el.matches("[data-print]")) { window.print(); }
+    // A gap's "Record …" button opens the recording form for that gap as a modal dialog.
+    var opener = el.closest ? el.closest("[data-open]") : null;
+    if (opener) {
+      var dlg = document.getElementById(opener.getAttribute("data-open"));
+      if (dlg && dlg.showModal) {
+        dlg.showModal();
+        var first = dlg.querySelector("input:not([type=hidden]), select, textarea");
+        if (first) { first.focus(); }
+      }
+    }
+    if (el.matches && el.matches("[data-close]")) { var d0 = el.closest("dialog"); if (d0) { d0.close(); } }
     if (el.matches && el.matches("[data-expand]")) {
       var open = el.getAttribute("data-expand") === "open";
       document.querySelectorAll("details.modality").forEach(function (d) { d.open = open; });
