@@ -140,15 +140,22 @@ def _based_on(facts: Sequence[FactLine]) -> dict[str, Any]:
 def _fit_facts(lines: list[str], facts: Sequence[FactLine], stale: frozenset[str], *, at: int) -> None:
     """Insert "Decisive facts: …" at ``at`` with as many facts as the word budget allows, naming how many are left."""
     shown: list[str] = []
+    base = words("\n".join(lines))
     for fact in facts:
         text = fact.brief() + (" _(stale)_" if stale.intersection(fact.sources) else "")
         trial = "**Decisive facts:** " + "; ".join([*shown, text]) + "."
-        if shown and words("\n".join(lines)) + words(trial) + 6 > DETAIL_WORD_BUDGET:
+        left = len(facts) - len(shown) - 1
+        if base + words(trial) + (4 if left else 0) > DETAIL_WORD_BUDGET:
             break
         shown.append(text)
-    if not shown:
+    if not facts:
         return
     rest = len(facts) - len(shown)
+    if not shown:  # the card is full: the facts stay in the extension and the app
+        line = f"**Decisive facts:** {rest} in the app."
+        if base + words(line) <= DETAIL_WORD_BUDGET:
+            lines.insert(at, line)
+        return
     line = "**Decisive facts:** " + "; ".join(shown) + ("." if not rest else f"; +{rest} in the app.")
     lines.insert(at, line)
 
@@ -228,6 +235,8 @@ def _headline_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     }}
     if evaluation.config_overrides:
         extension["org.nelm-cds.pathway"]["siteOverrides"] = dict(evaluation.config_overrides)
+    if evaluation.problems:  # counted in words above; each with its FHIR path for integration engineers
+        extension["org.nelm-cds.pathway"]["problems"] = list(evaluation.problems)
     # The headline used every fact of the record: the decisive ones first (marked), then the rest.
     rest = [f for f in facts if f.sources and f not in decisive]
     based = [{**f.to_json(), "decisive": True} for f in decisive] + [f.to_json() for f in rest]

@@ -211,6 +211,18 @@ _APPENDIX_PAREN = re.compile(r"\s*\(A\.\d+(?:\s*#\d+)?\)")
 _APPENDIX_TAIL = re.compile(r"(?:[,;]\s*)A\.\d+(?:\s*#\d+)?(?=\))")
 _APPENDIX_ANY = re.compile(r"\bA\.\d+(?:\s*#\d+)?")
 _PATHWAY_MD = re.compile(r";?\s*PATHWAY\.md\s+B\d{1,2}\.?")
+# A rule id anywhere inside a parenthesis ("(stale, B24; configurable engineering default)",
+# "(B38 engineering default)"): the id goes, the words stay.
+_RULE_IN_PAREN = re.compile(r"\([^()]*\bB\d{1,2}\b[^()]*\)")
+_RULE_ID = re.compile(r"\bB\d{1,2}(?: caveat)?\b")
+
+
+def _drop_rule_ids(match: re.Match[str]) -> str:
+    inner = _RULE_ID.sub("", match.group(0)[1:-1])
+    inner = re.sub(r"\s*([,;:])(\s*[,;:])+", r"\1", inner)  # separators left back to back
+    inner = re.sub(r"^[\s,;:]+|[\s,;:]+$", "", inner)
+    inner = re.sub(r"[ \t]{2,}", " ", inner)
+    return f"({inner})" if inner and inner.lower() not in {"see", "see also", "cf."} else ""
 
 # What the tests treat as an internal name in clinician text. FHIR references (``Observation/x-1``) and
 # Markdown links are stripped first by :func:`internal_names`.
@@ -283,6 +295,7 @@ def clinician_text(text: str) -> str:
     out = _RULE_PAREN.sub("", out)
     out = _RULE_TAIL.sub("", out)
     out = _RULE_HEAD.sub("", out)
+    out = _RULE_IN_PAREN.sub(_drop_rule_ids, out)
     out = _APPENDIX_PAREN.sub("", out)
     out = _APPENDIX_TAIL.sub("", out)
     out = _APPENDIX_ANY.sub("", out)

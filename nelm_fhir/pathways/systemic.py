@@ -128,7 +128,7 @@ def somatostatin_analogue(ctx: Context, route: Status | None) -> Rated:
     # Worded against the patient: the grade and resectability said are the patient's, never the rule's ideal.
     grade = "G1/G2" if ctx.grade is not None and ctx.grade.grade is not Grade.G3 else (
         "G3" if ctx.grade is not None else "grade-unknown")
-    extent = "unresectable " if route is None else ""
+    extent = "unresectable " if route is None and ctx.unresectable else ""
     first_line = ", first line" if grade == "G1/G2" else ""
     return v.decide(
         Status.RECOMMENDED, f"Recommended: SSTR-positive {extent}{grade} disease{first_line} ({_ENETS})."

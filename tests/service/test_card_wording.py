@@ -95,8 +95,13 @@ def test_patient_view_is_a_headline_card_and_cards_needing_an_action(app: Flask,
     counted = sum(int(n) for n in re.findall(r"and (\d+) more", folded))
     assert len(named) + counted == len(contraindicated), (vid, folded)
     for card in rest:  # only what needs an action: a gap with its orders, a current treatment contraindicated
-        assert "suggestions" in card or card["summary"].startswith(("Current treatment contraindicated",
-                                                                     "Some records could not be read")), card
+        if "suggestions" in card or card["summary"].startswith(("Current treatment contraindicated",
+                                                                "Some records could not be read")):
+            continue
+        # A gap nothing can be ordered for is one to confirm in the chart (B28, B31): the card says so and
+        # opens the app where the answer is recorded.
+        assert "org.nelm-cds.dataGaps" in card.get("extension", {}), card
+        assert "confirm" in card["detail"].lower() and any(link["type"] == "smart" for link in card["links"]), card
     assert len([c for c in cards if c["indicator"] != "info"]) <= 2
 
 
