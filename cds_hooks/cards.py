@@ -31,6 +31,7 @@ from cds_hooks.cardparts import (
     source_of,
 )
 from cds_hooks.orderables import gap_order_codings
+from cds_hooks.report_candidates import ReportReading, report_block
 from nelm_fhir.model import NelmProfile
 from nelm_fhir.pathways import TUMOUR_BOARD_NOTE
 from nelm_fhir.pathways.result import DataGap, Evaluation, ModalityResult, Status
@@ -257,7 +258,8 @@ def _draft_service_request(ctx: CardContext, display: str, coding: list[dict[str
     return resource
 
 
-def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine]) -> dict[str, Any] | None:
+def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine],
+                   reports: ReportReading | None = None) -> dict[str, Any] | None:
     # The gap that blocks most options first.
     gaps = sorted(evaluation.data_gaps, key=lambda g: -len(g.blocks))
     if not gaps:
@@ -290,6 +292,8 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
         order = _order_for(gap)
         if order is not None:
             orders.setdefault(order[0], []).append((order[1], gap.why))
+    block = report_block(gaps, reports, ctx, short_name)  # issue 15: candidates from the reports, to confirm
+    lines += block.lines if block is not None else ()
     suggestions: list[dict[str, Any]] = []
     for display, items in orders.items():
         codings = {json.dumps(c, sort_keys=True) for c, _ in items if c}
@@ -317,6 +321,9 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     }
     if len(blocked) > 1:
         card["extension"] = {"org.nelm-cds.modalities": [m.value for m in blocked]}
+    if block is not None:  # issue 15: one link per gap a report can fill, and the proposals as data
+        card["links"] += block.links
+        card["extension"] = {**card.get("extension", {}), **block.extension}
     if suggestions:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = "any"
@@ -359,7 +366,8 @@ def unreadable_data_card(ctx: CardContext, reasons: Sequence[str]) -> dict[str, 
 
 
 def patient_view_cards(
-    evaluation: Evaluation, ctx: CardContext, *, unreadable: Sequence[str] = (), profile: NelmProfile | None = None
+    evaluation: Evaluation, ctx: CardContext, *, unreadable: Sequence[str] = (), profile: NelmProfile | None = None,
+    reports: ReportReading | None = None,
 ) -> list[dict[str, Any]]:
     """Return the patient-view cards for ``evaluation``, most important first.
 
@@ -369,7 +377,7 @@ def patient_view_cards(
     facts = profile_facts(profile) if profile is not None else None
     contraindications, folded = _contraindication_cards(evaluation, ctx, facts or ())
     cards = [_summary_card(evaluation, ctx, folded, facts), *contraindications]
-    gap = _data_gap_card(evaluation, ctx, facts or ())
+    gap = _data_gap_card(evaluation, ctx, facts or (), reports)
     if gap is not None:
         cards.append(gap)
     if unreadable:
