@@ -48,6 +48,7 @@ QUESTIONNAIRE_UNIT = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 PROPOSED_FROM = "https://nelm-cds.org/fhir/StructureDefinition/proposed-from"
+OPEN_ITEM = "https://nelm-cds.org/fhir/StructureDefinition/open-item"
 LOINC = "http://loinc.org"
 EFFECTIVE_LINK_ID = "effective"
 PROVENANCE_PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
@@ -274,13 +275,13 @@ def populate(
     proposals: Mapping[str, Proposal],
     as_of: dt.date,
     authored: dt.datetime,
-    gap: str | None = None,
+    open_items: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Return an in-progress QuestionnaireResponse pre-filled from the record, then from text proposals.
 
     A recorded value wins over a proposal. A proposal's answer carries ``proposed-from`` (report, quoted
-    sentence, date). ``gap`` (the launch's appContext) is kept as the response's ``nelm-open-gap`` extension
-    when it names an item, so the form opens at it.
+    sentence, date). ``open_items`` (from the launch's appContext gap) are kept as ``open-item`` extensions
+    so the form opens at them.
     """
     current = current_answers(resources, as_of=as_of)
     items: list[dict[str, Any]] = []
@@ -302,11 +303,31 @@ def populate(
         "subject": {"reference": f"Patient/{patient_id}"},
         "authored": _instant(authored),
     }
-    if gap in ITEM_BY_LINK:
-        qr["extension"] = [{"url": "https://nelm-cds.org/fhir/StructureDefinition/open-gap", "valueString": gap}]
+    opened = [link for link in open_items if link in ITEM_BY_LINK]
+    if opened:
+        qr["extension"] = [{"url": OPEN_ITEM, "valueString": link} for link in opened]
     if items:
         qr["item"] = items
     return qr
+
+
+def with_sources(
+    q: dict[str, Any], proposals: Mapping[str, Proposal], titles: Mapping[str, str]
+) -> dict[str, Any]:
+    """Return a copy of the Questionnaire whose proposed items show where the value was read (a display item).
+
+    The display items carry no answer, so a response to this copy is a response to the published Questionnaire.
+    """
+    out = dict(q, item=[dict(i) for i in q["item"]])
+    for item in out["item"]:
+        p = proposals.get(item["linkId"])
+        if p is None:
+            continue
+        when = f" {p.date.isoformat()}" if p.date else ""
+        text = f"Proposed from {titles.get(p.document, 'a report')}{when}: “{p.sentence}” — check before submitting."
+        item["item"] = [*item.get("item", []), {"linkId": f"{item['linkId']}.source", "type": "display",
+                                                "text": text}]
+    return out
 
 
 def _instant(moment: dt.datetime) -> str:

@@ -67,7 +67,7 @@ def test_populate_prefers_the_record_and_proposes_from_text_with_its_source() ->
         _candidate(Finding.KI67_PERCENT, Quantity(4.0, "%"), doc="DiagnosticReport/path-1"),
     ])
     qr = sdc.populate(patient_id=pid, resources=resources, proposals=proposals, as_of=TODAY, authored=NOW,
-                      gap="flr-percent")
+                      open_items=("flr-percent",))
     QuestionnaireResponse.model_validate(qr)
     got = {i["linkId"]: i["answer"][0] for i in qr.get("item", [])}
     assert "krenning-score" not in got or "extension" not in got["krenning-score"]
@@ -89,7 +89,7 @@ def test_populate_prefers_the_record_and_proposes_from_text_with_its_source() ->
 
 def test_populate_ignores_an_unknown_gap_and_a_wrong_unit() -> None:
     proposals = sdc.proposals_from([_candidate(Finding.FLR_PERCENT, Quantity(35.0, "mL"))])
-    qr = sdc.populate(patient_id="p1", resources=[], proposals=proposals, as_of=TODAY, authored=NOW, gap="x")
+    qr = sdc.populate(patient_id="p1", resources=[], proposals=proposals, as_of=TODAY, authored=NOW, open_items=("x",))
     assert "item" not in qr and "extension" not in qr
 
 
