@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from nelm_fhir.narrative import Candidate, ReportText, ToFetch
     from nelm_fhir.pathways.result import DataGap
 
-__all__ = ["EXTENSION", "FINDING_GAPS", "ReportBlock", "ReportReading", "read_reports", "report_block"]
+__all__ = ["EXTENSION", "FINDING_GAPS", "ReportBlock", "ReportReading", "read_reports", "report_block", "warm_up"]
 
 log = logging.getLogger("nelm.cds.reports")
 
@@ -75,6 +76,28 @@ _KIND_LABEL = {"radiology": "Imaging report", "nuclear-medicine": "Nuclear medic
                "pathology": "Pathology report", "tumour-board": "Tumour board note"}
 _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 _OFF = "the text reader is switched off"
+_MEDIA_TYPE = re.compile(r"^[\w.+-]{1,64}/[\w.+-]{1,64}$")
+
+
+def warm_up(environ: Mapping[str, str] | None = None) -> threading.Thread | None:
+    """Build the reader's pipeline in the background (3–7 s once per process) so that the first hook call
+    is not cut by the time budget; does nothing when the reader is off or not installed."""
+    from nelm_fhir.narrative import text_reader_enabled
+
+    if not text_reader_enabled(os.environ if environ is None else environ):
+        return None
+
+    def build() -> None:
+        from nelm_fhir.narrative.extract import _pipeline
+
+        try:
+            _pipeline()
+        except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the first real read
+            log.warning("text reader warm-up failed: %s", type(exc).__name__)
+
+    thread = threading.Thread(target=build, name="nelm-reader-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,7 +154,9 @@ def attachment_fetcher(*, base: str | None, token: str | None, session: requests
         url = urljoin(base.rstrip("/") + "/", item.url)
         if under_base(url, base) is None:
             return f"{where}: attachment url is not on fhirServer; not fetched"
-        headers = {"Accept": f"{item.content_type or 'text/plain'}, application/fhir+json;q=0.5"}
+        declared = item.content_type.split(";")[0].strip()
+        wanted = declared if _MEDIA_TYPE.match(declared) else "text/plain"
+        headers = {"Accept": f"{wanted}, application/fhir+json;q=0.5"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
@@ -243,6 +268,15 @@ def _quote(sentence: str) -> str:
     return text.replace('"', "'")
 
 
+def _reason(problem: str) -> str:
+    """A problem as a clinician reads it: the reason without the resource path (kept in the extension)."""
+    where, sep, why = problem.partition(": ")
+    if not sep:
+        return problem
+    kind = {"reports": "diagnostic reports", "documents": "clinical documents"}.get(where)
+    return f"{kind}: {why}" if kind else why
+
+
 def _value_json(value: Any) -> Any:
     if isinstance(value, bool):
         return value
@@ -295,12 +329,13 @@ def report_block(gaps: Sequence[DataGap], reading: ReportReading | None, ctx: Ca
             link = link_to_app(ctx, {"gap": element})
             link["label"] = f"Confirm {short_name(element)} from the reports"[:80]
             links.append(link)
+    reasons = list(dict.fromkeys(_reason(p) for p in reading.problems))
     if not reading.read:
-        lines += ["", "The reports were not read, so nothing was proposed from them: "
-                  + md("; ".join(reading.problems)) + "."]
-    elif reading.problems:
-        lines += ["", f"Some report texts were not read: {md('; '.join(reading.problems[:5]))}"
-                  + (f" (+{len(reading.problems) - 5} more)." if len(reading.problems) > 5 else ".")]
+        lines += ["", "The reports were not read, so nothing was proposed from them: " + md("; ".join(reasons)) + "."]
+    elif reasons:
+        lines += ["", f"Some report texts were not read ({len(reading.problems)}): {md('; '.join(reasons[:4]))}"
+                  + (f" (+{len(reasons) - 4} more reasons)." if len(reasons) > 4 else ".")
+                  + " The card's data lists each report."]
     extension = {EXTENSION: {
         "read": reading.read,
         "texts": reading.texts,

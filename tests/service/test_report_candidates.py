@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cds_hooks.prefetch import PREFETCH_TEMPLATES, REPORT_KEYS
-from cds_hooks.report_candidates import EXTENSION
+from cds_hooks.report_candidates import EXTENSION, warm_up
 from nelm_fhir.narrative.settings import text_reader_installed
 from tests.service.requests_ import patient_view
 from tests.service.vignettes import EXPECTED, bundle, patient_id, statuses_of
@@ -277,6 +277,23 @@ def test_url_attachments_are_fetched_and_bad_ones_reported(client: FlaskClient, 
     assert "DocumentReference/d-img content[0]: content type image/png is not read" in problems
     assert "DocumentReference/d-off content[0]: attachment url is not on fhirServer; not fetched" in problems
     assert not any("elsewhere" in p for p in _Attachments.seen)
+    # What the clinician reads: the reasons, not the resource paths (those are in the extension).
+    assert "content type image/png is not read" in card["detail"] and "content[0]" not in card["detail"]
+
+
+def test_a_reader_over_its_time_budget_says_so_and_changes_nothing_else(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    resources = [corpus_resource(r, PID) for r in corpus()[:30]]
+    body = with_reports("V23", [r for r in resources if r["resourceType"] == "DiagnosticReport"],
+                        [r for r in resources if r["resourceType"] == "DocumentReference"])
+    monkeypatch.setenv("NELM_TEXT_READER_SECONDS", "0.001")
+    slow = post(client, body)
+    assert "not read within the time budget" in gap_card(slow)["detail"]
+    assert statuses_of(slow) == statuses_of(post(client, patient_view(PID, bundle("V23"))))
+
+
+def test_warm_up_does_nothing_when_the_reader_is_off() -> None:
+    assert warm_up({"NELM_TEXT_READER": "off"}) is None
 
 
 def _prefix_ids(node: Any) -> None:
