@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck arch pytest bench install fhir-server healthchain clean
+.PHONY: run test lint typecheck arch pytest bench install fhir-server healthchain lforms clean
 
 # Every install is pinned by a constraints file (requirements/), so next month's machine gets the same
 # versions of the product's dependencies, the linters and the type checker.
@@ -39,11 +39,21 @@ $(HCVENV)/.installed: | requirements/healthchain.txt
 
 install: $(BIN)/.installed
 
+# NLM LHC-Forms renders the SMART app's SDC form. Installed from the npm registry at the versions of
+# package-lock.json into node_modules/ (never committed) and served by the app itself (never from a CDN).
+# Without npm the app still works: the structured form page says so and links to the server-side form.
+LFORMS := node_modules/lforms/dist/lforms/webcomponent/lhc-forms.js
+$(LFORMS): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund && touch $@; \
+	else echo "npm not found: LHC-Forms not installed; the SDC form falls back to the server-side form"; fi
+
+lforms: $(LFORMS)
+
 fhir-server: $(FHIRVENV)/.installed
 
 healthchain: $(HCVENV)/.installed
 
-run: install
+run: install lforms
 	$(BIN)/nelm-cds serve --host $(HOST) --port $(PORT)
 
 lint: install
@@ -55,7 +65,7 @@ typecheck: install
 arch: install
 	$(BIN)/lint-imports
 
-pytest: install fhir-server healthchain
+pytest: install fhir-server healthchain lforms
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck arch pytest
@@ -64,4 +74,4 @@ bench: install fhir-server
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(FHIRVENV) $(HCVENV) .pytest_cache .mypy_cache .ruff_cache instance
+	rm -rf $(VENV) $(FHIRVENV) $(HCVENV) node_modules .pytest_cache .mypy_cache .ruff_cache instance

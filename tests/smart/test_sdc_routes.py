@@ -200,3 +200,22 @@ def test_an_invalid_response_writes_nothing(
     after = requests.get(f"{fhir_server.base_url}/Observation", params={"patient": pid, "_summary": "count"},
                          timeout=20).json()["total"]
     assert after == before
+
+
+def test_a_launch_naming_a_gap_lands_on_the_form_which_opens_it(client: FlaskClient) -> None:
+    plain = client.get("/smart/dev-launch", query_string={"patient": "v10"})
+    assert plain.status_code == 303 and plain.headers["Location"].endswith("/smart/app")
+    gap = client.get("/smart/dev-launch", query_string={"patient": "v10", "appContext": '{"gap":"ki67Percent"}'})
+    assert gap.status_code == 303 and gap.headers["Location"].endswith("/smart/app/form")
+    page = client.get("/smart/app/form")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "style-src 'self' 'unsafe-inline'" in page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in page.headers["Content-Security-Policy"]  # never inline script, never a CDN
+    assert "https://" not in "".join(re.findall(r'<script[^>]*src="([^"]+)"', html))
+    if 'id="sdc-form"' in html:
+        assert 'data-open="ki67-percent mitotic-count"' in html
+    else:
+        assert "LHC-Forms" in html and "not" in html  # the fallback says why and links to the other form
+    qr = client.get("/smart/app/form/populate").get_json(force=True)
+    assert [e["valueString"] for e in qr["extension"]] == ["ki67-percent", "mitotic-count"]
