@@ -78,7 +78,8 @@ class ServiceDefinition:
             "id": self.id,
             "prefetch": dict(self.prefetch if prefetch is None else prefetch),
             "usageRequirements": "Send the prefetch keys, or fhirServer with fhirAuthorization "
-            "(patient/Patient, Condition, Observation, Procedure, MedicationRequest, MedicationStatement read).",
+            "(patient/Patient, Condition, Observation, Procedure, MedicationRequest, MedicationStatement read; "
+            "optional: DiagnosticReport, DocumentReference, Binary read for report texts).",
         }
 
 
