@@ -191,11 +191,12 @@ def _binary_payload(body: bytes, declared: str) -> tuple[bytes, str]:
 
 def read_reports(data: Mapping[str, Any], *, as_of: dt.date, fetch: Fetch | None = None,
                  not_had: Sequence[FetchFailure] = (), environ: Mapping[str, str] | None = None,
-                 budget_seconds: float | None = None) -> ReportReading:
+                 budget_seconds: float | None = None, patient_id: str | None = None) -> ReportReading:
     """Read the reports of ``data`` (the resolved prefetch) within the time budget; never raises for bad data.
 
-    ``not_had`` are the report keys the prefetch could not obtain (said on the card). The reader runs only
-    when ``NELM_TEXT_READER`` is on and medspaCy is installed.
+    ``not_had`` are the report keys the prefetch could not obtain (said on the card). With ``patient_id``, a
+    report whose subject is another patient is not read (and said so). The reader runs only when
+    ``NELM_TEXT_READER`` is on and medspaCy is installed.
     """
     from nelm_fhir.narrative import text_reader_enabled
 
@@ -209,7 +210,7 @@ def read_reports(data: Mapping[str, Any], *, as_of: dt.date, fetch: Fetch | None
         return ReportReading(enabled=True, problems=tuple(problems))
     started = time.monotonic()
     pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="nelm-reports")
-    future = pool.submit(_read, data, as_of, fetch, started + budget)
+    future = pool.submit(_read, data, as_of, fetch, started + budget, patient_id)
     try:
         texts, candidates, titles, found = future.result(timeout=budget)
     except cf.TimeoutError:
@@ -232,15 +233,24 @@ def _budget(env: Mapping[str, str]) -> float:
     return value if 0 < value <= 60 else DEFAULT_BUDGET_SECONDS
 
 
-def _read(data: Mapping[str, Any], as_of: dt.date, fetch: Fetch | None,
-          deadline: float) -> tuple[int, tuple[Candidate, ...], dict[str, str], list[str]]:
+def _other_patient(resource: Mapping[str, Any], patient_id: str | None) -> bool:
+    subject = resource.get("subject")
+    ref = subject.get("reference") if isinstance(subject, Mapping) else None
+    return patient_id is not None and isinstance(ref, str) and ref.startswith("Patient/") \
+        and ref != f"Patient/{patient_id}"
+
+
+def _read(data: Mapping[str, Any], as_of: dt.date, fetch: Fetch | None, deadline: float,
+          patient_id: str | None) -> tuple[int, tuple[Candidate, ...], dict[str, str], list[str]]:
     from nelm_fhir.narrative import read_texts
     from nelm_fhir.narrative.extract import extract
 
     resources = [r for k in REPORT_KEYS for r in _resources(data.get(k))]
-    reading = read_texts(resources, as_of=as_of)
+    problems = [f"{r.get('resourceType')}/{r.get('id')}: not read: its subject is another patient"
+                for r in resources if _other_patient(r, patient_id)]
+    reading = read_texts([r for r in resources if not _other_patient(r, patient_id)], as_of=as_of)
     texts = list(reading.texts)
-    problems = [f"{p.document} {p.section}: {p.message}".replace(" :", ":") for p in reading.problems]
+    problems += [f"{p.document} {p.section}: {p.message}".replace(" :", ":") for p in reading.problems]
     for i, item in enumerate(reading.to_fetch):
         if fetch is None or i >= MAX_FETCHES or time.monotonic() > deadline:
             problems.append(f"{item.document} {item.section}: attachment given by url was not fetched")

@@ -185,7 +185,8 @@ def _read_reports(req: HookRequest, settings: Settings, resolved: ResolvedPrefet
     fetch = attachment_fetcher(base=server, token=req.fhir_authorization.access_token if req.fhir_authorization
                                else None, session=app.extensions["nelm_http_session"],
                                timeout=settings.fhir_request_timeout_seconds, max_bytes=2_000_000)
-    return read_reports(resolved.data, as_of=today(app), fetch=fetch, not_had=resolved.optional_failures)
+    return read_reports(resolved.data, as_of=today(app), fetch=fetch, not_had=resolved.optional_failures,
+                        patient_id=req.patient_id)
 
 
 def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,

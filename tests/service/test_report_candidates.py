@@ -214,6 +214,12 @@ def test_no_reports_key_and_no_fhir_server_still_answers_200(client: FlaskClient
     assert card["extension"][EXTENSION]["read"] is False
 
 
+def test_a_report_of_another_patient_is_not_quoted(client: FlaskClient) -> None:
+    card = gap_card(post(client, with_reports("V23", [ct_report("ct-other", CT, pid="someone-else")], [])))
+    assert "— confirm" not in card["detail"] and card["extension"][EXTENSION]["proposals"] == []
+    assert "its subject is another patient" in card["detail"]
+
+
 def test_discovery_templates_for_reports_are_bounded() -> None:
     assert set(REPORT_KEYS) <= set(PREFETCH_TEMPLATES)
     assert "category=" in PREFETCH_TEMPLATES["reports"] and "_count=40" in PREFETCH_TEMPLATES["reports"]
