@@ -42,7 +42,7 @@ install: $(BIN)/.installed
 # NLM LHC-Forms renders the SMART app's SDC form. Installed from the npm registry at the versions of
 # package-lock.json into node_modules/ (never committed) and served by the app itself (never from a CDN).
 # Without npm the app still works: the structured form page says so and links to the server-side form.
-LFORMS := node_modules/lforms/dist/lforms/webcomponent/lhc-forms.js
+LFORMS := node_modules/lforms/dist/lforms/webcomponent/main.js
 $(LFORMS): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund && touch $@; \
 	else echo "npm not found: LHC-Forms not installed; the SDC form falls back to the server-side form"; fi

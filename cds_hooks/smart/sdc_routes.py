@@ -45,8 +45,9 @@ __all__ = ["LFORMS_FILES", "can_create", "lforms_dir"]
 log = logging.getLogger("nelm.smart")
 FHIR_JSON = "application/fhir+json"
 ROOT = Path(__file__).resolve().parents[2]
-# The LHC-Forms web component build and its FHIR support, in load order (package lforms on npm).
-LFORMS_FILES = ("webcomponent/assets/lib/zone.min.js", "webcomponent/lhc-forms.js", "fhir/R4/lformsFHIR.min.js")
+# The LHC-Forms web component build and its FHIR R4 support, in the load order its README gives (npm lforms).
+LFORMS_FILES = ("webcomponent/assets/lib/zone.min.js", "webcomponent/runtime.js", "webcomponent/polyfills.js",
+                "webcomponent/main.js", "fhir/R4/lformsFHIR.min.js")
 LFORMS_CSS = "webcomponent/styles.css"
 APP_READ_SECONDS = 30.0  # engineering default: the form may wait longer than a hook call for the reader
 REPORT_SEARCHES = (("reports", "DiagnosticReport?patient={pid}&_count=50&_sort=-date"),
