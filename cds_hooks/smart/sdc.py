@@ -52,6 +52,7 @@ OPEN_ITEM = "https://nelm-cds.org/fhir/StructureDefinition/open-item"
 LOINC = "http://loinc.org"
 EFFECTIVE_LINK_ID = "effective"
 PROVENANCE_PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+UNIT_LABELS = {"/2.mm2": "per 2 mm²"}  # what the form shows for a UCUM code that is not plain words
 LINK_PERIOD_DAYS = 365  # engineering default: a finding older than a year is not offered as current
 
 
@@ -108,7 +109,7 @@ def _question(item: SdcItem) -> dict[str, Any]:
             "value": LINK_PERIOD_DAYS, "unit": "days", "system": UCUM, "code": "d"}},
     ]
     if f.unit:
-        unit = {"system": UCUM, "code": f.unit, "display": f.unit}
+        unit = {"system": UCUM, "code": f.unit, "display": UNIT_LABELS.get(f.unit, f.unit)}
         extensions.append({"url": QUESTIONNAIRE_UNIT, "valueCoding": unit})
     if f.minimum is not None:
         extensions.append(_bound(MIN_VALUE, f, f.minimum))
@@ -414,7 +415,8 @@ def extract(
 
     ``qr_reference`` is how the Observations cite the response (``QuestionnaireResponse/id`` or a bundle
     ``urn:uuid:``). An answer equal to the record's current value (``already``) is not extracted again.
-    An answer equal to the proposal for its item is ``derivedFrom`` the proposal's report too.
+    An answer equal to the proposal for its item is ``derivedFrom`` the proposal's report too, and dated by
+    it when the form gives no date.
     """
     errors: dict[str, str] = {}
     subject = qr.get("subject")
@@ -425,6 +427,7 @@ def extract(
     elif not isinstance(subject, Mapping) or subject.get("reference") not in {f"Patient/{patient_id}", None}:
         errors["form"] = "The response is about another patient; nothing was written"
     effective = today
+    dated = False
     answered: list[tuple[SdcItem, Any, dict[str, Any]]] = []
     for entry in _walk(qr.get("item")):
         link = str(entry.get("linkId", ""))
@@ -436,6 +439,7 @@ def extract(
             except ValueError:
                 errors[link] = "Date of the findings: use YYYY-MM-DD"
             else:
+                dated = True
                 if effective > today:
                     errors[link] = "Date of the findings: cannot be in the future"
             continue
@@ -459,8 +463,11 @@ def extract(
     for item, value, answer in answered:
         derived = [{"reference": qr_reference}]
         p = proposals.get(item.link_id)
+        when = effective
         if p is not None and p.answer == answer:
             derived.append({"reference": p.document})
+            if not dated and p.date:
+                when = p.date  # the kept value is the report's finding: its date, unless the form gave one
         obs: dict[str, Any] = {
             "resourceType": "Observation",
             "status": "final",
@@ -468,7 +475,7 @@ def extract(
             "code": {"coding": [{"system": item.system, "code": item.code, "display": item.display}],
                      "text": item.field.label},
             "subject": {"reference": f"Patient/{patient_id}"},
-            "effectiveDateTime": effective.isoformat(),
+            "effectiveDateTime": when.isoformat(),
             "issued": _instant(issued),
             **_value(item, value),
             "derivedFrom": derived,

@@ -3,7 +3,8 @@
 - ``GET /smart/sdc/Questionnaire/nelm-findings`` — the Questionnaire (public, ``application/fhir+json``);
 - ``GET /smart/app/form`` — the form rendered by NLM LHC-Forms, served from ``node_modules`` by
   ``/smart/lforms/<file>``; without it the page says so and links to the server-side form;
-- ``GET /smart/app/form/populate`` — the session patient's pre-filled QuestionnaireResponse;
+- ``GET /smart/app/form/populate`` (also ``…/Questionnaire/nelm-findings/$populate``) — the session patient's
+  pre-filled QuestionnaireResponse;
 - ``POST /smart/app/form/submit`` — a QuestionnaireResponse (JSON): validated, extracted, written
   (QuestionnaireResponse, then the Observations, then a Provenance), re-evaluated; answers where to go next.
 """
@@ -177,8 +178,9 @@ def _stored_proposals(data: dict[str, Any]) -> dict[str, sdc.Proposal]:
 
 
 @blueprint.get("/app/form/populate")
+@blueprint.get("/sdc/Questionnaire/nelm-findings/$populate")
 def populate_response() -> BaseResponse:
-    """Return the session patient's pre-filled QuestionnaireResponse (SDC populate)."""
+    """Return the session patient's pre-filled QuestionnaireResponse (SDC populate, for the launch's patient only)."""
     loaded_session = _load_session()
     if isinstance(loaded_session, BaseResponse):
         return loaded_session

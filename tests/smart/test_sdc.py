@@ -129,6 +129,11 @@ def test_extraction_gives_observations_the_ingest_reads_with_derived_from_and_pr
                                                  {"reference": "DiagnosticReport/ct-1"}]
     assert obs["29593-1"]["derivedFrom"] == [{"reference": "QuestionnaireResponse/qr-1"}]
     assert obs["mitotic-count"]["valueQuantity"]["code"] == "/2.mm2"
+    undated = sdc.extract(_response({"flr-percent": {"valueDecimal": 35.0}, "ki67-percent": {"valueDecimal": 4.0}}),
+                          qr_reference="urn:uuid:x", patient_id="p1", proposals=proposals, already={}, issued=NOW,
+                          today=TODAY, author=None)
+    dates = {o["code"]["coding"][0]["code"]: o["effectiveDateTime"] for o in undated.observations}
+    assert dates == {"flr-percent": "2026-11-02", "29593-1": TODAY.isoformat()}  # a kept proposal: its report's date
     prov = sdc.provenance(targets=["Observation/o1", "QuestionnaireResponse/qr-1"],
                           sources=sdc.report_sources(result.observations), author="Practitioner/dr-a", recorded=NOW)
     Provenance.model_validate(prov)

@@ -219,3 +219,10 @@ def test_a_launch_naming_a_gap_lands_on_the_form_which_opens_it(client: FlaskCli
         assert "LHC-Forms" in html and "not" in html  # the fallback says why and links to the other form
     qr = client.get("/smart/app/form/populate").get_json(force=True)
     assert [e["valueString"] for e in qr["extension"]] == ["ki67-percent", "mitotic-count"]
+    operation = client.get("/smart/sdc/Questionnaire/nelm-findings/$populate").get_json(force=True)
+    assert operation["item"] == qr["item"] and operation["subject"] == {"reference": "Patient/v10"}
+
+
+def test_populate_needs_a_launch(client: FlaskClient) -> None:
+    response = client.get("/smart/sdc/Questionnaire/nelm-findings/$populate")
+    assert response.status_code == 401
