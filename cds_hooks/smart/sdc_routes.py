@@ -20,12 +20,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import requests
 from flask import Response, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as BaseResponse
 
 from cds_hooks.privacy import hash_patient_id
-from cds_hooks.report_candidates import FINDING_GAPS, read_reports
+from cds_hooks.report_candidates import FINDING_GAPS, attachment_fetcher, read_reports
 from cds_hooks.security.http_client import safe_request
 from cds_hooks.smart import sdc
 from cds_hooks.smart.page import (
@@ -50,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LFORMS_FILES = ("webcomponent/assets/lib/zone.min.js", "webcomponent/runtime.js", "webcomponent/polyfills.js",
                 "webcomponent/main.js", "fhir/R4/lformsFHIR.min.js")
 LFORMS_CSS = "webcomponent/styles.css"
+MAX_ATTACHMENT_BYTES = 2_000_000  # as the hooks read them
 APP_READ_SECONDS = 30.0  # engineering default: the form may wait longer than a hook call for the reader
 REPORT_SEARCHES = (("reports", "DiagnosticReport?patient={pid}&_count=50&_sort=-date"),
                    ("documents", "DocumentReference?patient={pid}&_count=50&_sort=-date"))
@@ -146,7 +148,12 @@ def _prefill(state: SmartState, sid: str, data: dict[str, Any]) -> tuple[dict[st
         for key, rtype in (("reports", "DiagnosticReport"), ("documents", "DocumentReference")):
             reports[key] = {"resourceType": "Bundle", "type": "collection", "entry": [
                 {"resource": r} for r in loaded.record.resources if r.get("resourceType") == rtype]}
-    reading = read_reports(reports, as_of=today, budget_seconds=APP_READ_SECONDS)
+    fetch = None
+    if data["kind"] == "smart":  # url attachments come from the launch's FHIR server only, with its token
+        fetch = attachment_fetcher(base=str(data["iss"]), token=_fresh_token(state, sid, data),
+                                   session=requests.Session(), timeout=state.settings.fhir_request_timeout_seconds,
+                                   max_bytes=MAX_ATTACHMENT_BYTES)
+    reading = read_reports(reports, as_of=today, fetch=fetch, budget_seconds=APP_READ_SECONDS)
     proposals = sdc.proposals_from(reading.candidates)
     gap = data.get("app_context", {}).get("gap")
     qr = sdc.populate(patient_id=str(data["patient"]), resources=loaded.record.resources, proposals=proposals,

@@ -226,3 +226,35 @@ def test_a_launch_naming_a_gap_lands_on_the_form_which_opens_it(client: FlaskCli
 def test_populate_needs_a_launch(client: FlaskClient) -> None:
     response = client.get("/smart/sdc/Questionnaire/nelm-findings/$populate")
     assert response.status_code == 401
+
+
+def test_without_lhc_forms_the_page_says_so_and_links_to_the_other_form(
+    client: FlaskClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NELM_LFORMS_DIR", str(tmp_path / "no-node-modules"))
+    client.get("/smart/dev-launch", query_string={"patient": "v10"})
+    html = client.get("/smart/app/form").get_data(as_text=True)
+    assert 'id="sdc-fallback"' in html and 'id="sdc-form"' not in html
+    assert "/smart/lforms/" not in html  # no script tags for files that are not there
+    assert client.get("/smart/lforms/webcomponent/main.js").status_code == 404
+
+
+@needs_reader
+def test_without_response_and_provenance_scopes_only_the_observations_are_written(
+    client: FlaskClient, auth_server: SmartAuthServer, fhir_server: FhirServer
+) -> None:
+    pid, prefix = _launch(client, auth_server, fhir_server)  # the capture form's scopes: Observation.cu only
+    qr = client.get("/smart/app/form/populate").get_json(force=True)
+    csrf = re.search(r'data-csrf="([^"]+)"', client.get("/smart/app/form").get_data(as_text=True))
+    assert csrf
+    done = client.post("/smart/app/form/submit", data=json.dumps(dict(qr, status="completed")),
+                       headers={"X-CSRF-Token": csrf.group(1)}, content_type="application/fhir+json")
+    params = {p["name"]: p for p in done.get_json(force=True)["parameter"]}
+    assert done.status_code == 200
+    assert params["questionnaireResponse"]["valueString"] == "" and params["provenance"]["valueBoolean"] is False
+    code = f"{sdc.FINDING_SYSTEM}|liver-involvement-percent"
+    found = requests.get(f"{fhir_server.base_url}/Observation", params={"patient": pid, "code": code},
+                         timeout=20).json()
+    written = [e["resource"] for e in found.get("entry", [])]
+    # no reference to a response that was never stored; the report is still named
+    assert [o["derivedFrom"] for o in written] == [[{"reference": f"DiagnosticReport/{prefix}-ct"}]]
