@@ -181,3 +181,45 @@ def test_a_value_the_record_already_holds_is_not_written_again() -> None:
     result = sdc.extract(qr, qr_reference="urn:uuid:x", patient_id="p1", proposals={},
                          already={"flr-percent": {"valueDecimal": 35.0}}, issued=NOW, today=TODAY, author=None)
     assert [o["code"]["coding"][0]["code"] for o in result.observations] == ["resectable-r0"]
+
+
+def _answers_strategy() -> Any:
+    from hypothesis import strategies as st
+
+    def one(item: sdc.SdcItem) -> Any:
+        f = item.field
+        kind = sdc._item_type(f)
+        if kind == "decimal":
+            return st.floats(min_value=f.minimum or 0, max_value=f.maximum or 100, allow_nan=False).map(
+                lambda v: {"valueDecimal": round(v, 1)})
+        if kind == "integer":
+            return st.integers(min_value=int(f.minimum or 0), max_value=int(f.maximum or 4)).map(
+                lambda v: {"valueInteger": v})
+        if kind == "boolean":
+            return st.booleans().map(lambda v: {"valueBoolean": v})
+        return st.sampled_from([c for c, _ in f.choices]).map(lambda c: {"valueCoding": {
+            "system": sdc.FINDING_SYSTEM, "code": c, "display": dict(f.choices)[c]}})
+
+    return st.fixed_dictionaries({}, optional={i.link_id: one(i) for i in sdc.ITEMS})
+
+
+def test_populate_reads_back_what_extraction_wrote_for_any_answers() -> None:
+    """Metamorphic: extract, then populate from the extracted Observations, gives the same answers."""
+    from hypothesis import given, settings
+
+    @settings(max_examples=60, deadline=None)
+    @given(_answers_strategy())
+    def check(answers: dict[str, dict[str, Any]]) -> None:
+        result = sdc.extract(_response(answers), qr_reference="urn:uuid:x", patient_id="p1", proposals={},
+                             already={}, issued=NOW, today=TODAY, author=None)
+        assert not result.errors
+        for o in result.observations:
+            Observation.model_validate(o)
+        back = sdc.current_answers([dict(o, id=f"o{i}") for i, o in enumerate(result.observations)], as_of=TODAY)
+        assert back == answers
+        # and answering again with the record's values writes nothing
+        again = sdc.extract(_response(answers), qr_reference="urn:uuid:x", patient_id="p1", proposals={},
+                            already=back, issued=NOW, today=TODAY, author=None)
+        assert again.observations == ()
+
+    check()
