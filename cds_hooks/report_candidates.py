@@ -301,7 +301,7 @@ def _candidate_json(c: Candidate) -> dict[str, Any]:
     return {
         "finding": c.finding.value,
         **({"coding": {"system": coding[0], "code": coding[1]}} if coding else {}),
-        "gap": FINDING_GAPS.get(c.finding.value),
+        **({"gap": FINDING_GAPS[c.finding.value]} if c.finding.value in FINDING_GAPS else {}),
         "value": _value_json(c.value),
         "sentence": _BIDI.sub(" ", c.sentence),
         "span": {"start": c.start, "end": c.end},
@@ -346,10 +346,9 @@ def report_block(gaps: Sequence[DataGap], reading: ReportReading | None, ctx: Ca
         lines += ["", f"Some report texts were not read ({len(reading.problems)}): {md('; '.join(reasons[:4]))}"
                   + (f" (+{len(reasons) - 4} more reasons)." if len(reasons) > 4 else ".")
                   + " The card's data lists each report."]
-    extension = {EXTENSION: {
-        "read": reading.read,
-        "texts": reading.texts,
-        "proposals": [_candidate_json(c) for c in reading.proposals],
-        "problems": list(reading.problems),
-    }}
+    data: dict[str, Any] = {"read": reading.read, "texts": reading.texts,
+                            "proposals": [_candidate_json(c) for c in reading.proposals],
+                            "problems": list(reading.problems)}
+    # CDS Hooks 2.0: no empty values (the empty lists are simply left out).
+    extension = {EXTENSION: {k: v for k, v in data.items() if v != []}}
     return ReportBlock(lines=tuple(lines), links=tuple(links), extension=extension)
