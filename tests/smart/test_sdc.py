@@ -223,3 +223,14 @@ def test_populate_reads_back_what_extraction_wrote_for_any_answers() -> None:
         assert again.observations == ()
 
     check()
+
+
+def test_validation_errors_name_what_is_wrong() -> None:
+    from nelm_fhir.ingest.validation import validation_errors
+
+    assert validation_errors(_response(ANSWERS), "QuestionnaireResponse") == []
+    assert validation_errors({"resourceType": "Observation"}, "QuestionnaireResponse") == [
+        "resourceType must be QuestionnaireResponse"]
+    assert validation_errors({"resourceType": "QuestionnaireResponse"}, "QuestionnaireResponse")  # no status
+    bad = dict(_response({}), item=[{"linkId": "flr-percent", "answer": [{"valueDecimal": "abc"}]}])
+    assert any(e.startswith("item.0.answer.0.valueDecimal") for e in validation_errors(bad, "QuestionnaireResponse"))
