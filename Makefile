@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck arch pytest bench install fhir-server healthchain clean
+.PHONY: run test lint typecheck arch pytest bench install fhir-server healthchain lforms clean
 
 # Every install is pinned by a constraints file (requirements/), so next month's machine gets the same
 # versions of the product's dependencies, the linters and the type checker.
@@ -39,11 +39,25 @@ $(HCVENV)/.installed: | requirements/healthchain.txt
 
 install: $(BIN)/.installed
 
+# The npm parts, from the npm registry at the versions of package-lock.json into node_modules/ (never
+# committed, never from a CDN): NLM LHC-Forms renders the SMART app's SDC form (served by the app itself),
+# and axe-core checks accessibility in the browser tests. Without npm the app still works (the structured
+# form page says so and links to the server-side form) and the axe tests skip, or fail when CI is set.
+NODE_STAMP := node_modules/.nelm-installed
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund && touch $@; \
+	else echo "npm not found: LHC-Forms (SDC form) and axe-core (accessibility tests) not installed"; fi
+
+lforms: $(NODE_STAMP)
+
+# Kept for the command the browser tests print when axe-core is missing.
+node_modules/axe-core/axe.min.js: $(NODE_STAMP)
+
 fhir-server: $(FHIRVENV)/.installed
 
 healthchain: $(HCVENV)/.installed
 
-run: install
+run: install lforms
 	$(BIN)/nelm-cds serve --host $(HOST) --port $(PORT)
 
 lint: install
@@ -55,13 +69,7 @@ typecheck: install
 arch: install
 	$(BIN)/lint-imports
 
-# axe-core for the accessibility browser tests, from the npm registry into node_modules/ (never a CDN).
-# Without npm the target says so and the axe tests skip with that reason (they fail instead when CI is set).
-node_modules/axe-core/axe.min.js: package.json
-	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund && touch $@; \
-	else echo "npm not found: the axe-core accessibility tests will be skipped (install nodejs npm)"; fi
-
-pytest: install fhir-server healthchain node_modules/axe-core/axe.min.js
+pytest: install fhir-server healthchain lforms
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck arch pytest
@@ -70,4 +78,4 @@ bench: install fhir-server
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(FHIRVENV) $(HCVENV) .pytest_cache .mypy_cache .ruff_cache instance
+	rm -rf $(VENV) $(FHIRVENV) $(HCVENV) node_modules .pytest_cache .mypy_cache .ruff_cache instance

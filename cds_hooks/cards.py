@@ -42,6 +42,7 @@ from cds_hooks.cardparts import (
 )
 from cds_hooks.clinical_text import clinician_text, decided, decisive_first, element_label, record_problem
 from cds_hooks.orderables import gap_order_codings
+from cds_hooks.report_candidates import ReportReading, report_block
 from nelm_fhir.model import DrugClass, ExposureState, NelmProfile
 from nelm_fhir.pathways.result import DataGap, Evaluation, Modality, ModalityResult, Status
 
@@ -338,7 +339,24 @@ def _gap_suggestions(ctx: CardContext, gaps: Sequence[DataGap]) -> list[dict[str
     return suggestions
 
 
-def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine]) -> dict[str, Any] | None:
+def _add_within_budget(lines: list[str], extra: Sequence[str]) -> None:
+    """Append ``extra`` (the reports' quotes) while the detail keeps to its word budget; count what is left out."""
+    left_out = 0
+    for line in extra:
+        if words("\n".join([*lines, line])) <= DETAIL_WORD_BUDGET:
+            lines.append(line)
+        elif line.startswith("- "):
+            left_out += 1
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if left_out:
+        more = f"+{left_out} more found in the reports: in the app."
+        if words("\n".join([*lines, more])) <= DETAIL_WORD_BUDGET:
+            lines.append(more)
+
+
+def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[FactLine],
+                   reports: ReportReading | None = None) -> dict[str, Any] | None:
     # The gap that blocks most options first.
     gaps = sorted(evaluation.data_gaps, key=lambda g: -len(g.blocks))
     if not gaps:
@@ -369,7 +387,11 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     suggestions = _gap_suggestions(ctx, gaps)
     if suggestions:
         lines += ["", "The suggestions create draft orders for the clinician to review and sign."]
-    while words("\n".join(lines)) > DETAIL_WORD_BUDGET and len(lines) > 1:
+    # Issue 15: what the reports say about a gap, quoted to confirm (never used until confirmed). Long gap
+    # explanations give way to the quotes first (up to half the budget), then the quotes to the budget.
+    block = report_block(gaps, reports, ctx, element_label)
+    reserve = min(words("\n".join(block.lines)), DETAIL_WORD_BUDGET // 2) if block is not None else 0
+    while words("\n".join(lines)) + reserve > DETAIL_WORD_BUDGET and len(lines) > 1:
         # Long explanations give way first; the element, its state and what it blocks stay (the app has the rest).
         longest = max(range(len(lines)), key=lambda i: words(lines[i]) if lines[i].startswith("- **") else 0)
         if not lines[longest].startswith("- **") or ": " not in lines[longest]:
@@ -389,6 +411,13 @@ def _data_gap_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     }
     if blocked:  # one blocked option too: the card names what it is about (CONTRACT.md section 5)
         card["extension"]["org.nelm-cds.modalities"] = [m.value for m in blocked]
+    # One link per gap a report can fill, and the proposals as data for the app and integration engineers.
+    if block is not None:
+        detail = card["detail"].split("\n")
+        _add_within_budget(detail, block.lines)
+        card["detail"] = "\n".join(detail)
+        card["links"] += block.links
+        card["extension"] = {**card["extension"], **block.extension}
     if suggestions:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = "any"
@@ -412,7 +441,8 @@ def unreadable_data_card(ctx: CardContext, reasons: Sequence[str]) -> dict[str, 
 
 
 def patient_view_cards(
-    evaluation: Evaluation, ctx: CardContext, *, unreadable: Sequence[str] = (), profile: NelmProfile | None = None
+    evaluation: Evaluation, ctx: CardContext, *, unreadable: Sequence[str] = (), profile: NelmProfile | None = None,
+    reports: ReportReading | None = None,
 ) -> list[dict[str, Any]]:
     """Return the patient-view cards for ``evaluation``: the headline card first, then those needing an action.
 
@@ -422,7 +452,7 @@ def patient_view_cards(
     facts = profile_facts(profile) if profile is not None else []
     cards = [_headline_card(evaluation, ctx, facts)]
     cards += _current_contraindication_cards(evaluation, ctx, facts, _current_modalities(profile))
-    gap = _data_gap_card(evaluation, ctx, facts)
+    gap = _data_gap_card(evaluation, ctx, facts, reports)
     if gap is not None:
         cards.append(gap)
     if unreadable:

@@ -12,6 +12,7 @@ raises ``PreconditionError`` (412); other failures are reported so that a card c
 from __future__ import annotations
 
 import concurrent.futures as cf
+import datetime as dt
 import json
 import logging
 import re
@@ -32,13 +33,17 @@ from nelm_fhir.terminology import MappingEntry, Terminology, default_terminology
 __all__ = [
     "MAX_PAGES",
     "MAX_TEMPLATE_CHARS",
+    "OPTIONAL_KEYS",
     "PREFETCH_TEMPLATES",
+    "REPORT_CATEGORIES",
+    "REPORT_KEYS",
     "REQUIRED_KEYS",
     "FetchFailure",
     "ResolvedPrefetch",
     "prefetch_templates",
     "render_template",
     "resolve_prefetch",
+    "with_report_window",
 ]
 
 log = logging.getLogger("nelm.cds.prefetch")
@@ -92,6 +97,16 @@ def _split(key: str, codes: list[str], build: Callable[[str], str]) -> dict[str,
 
 
 _P = "patient={{context.patientId}}"
+# DiagnosticReport categories read for report text: HL7 v2 table 0074 sections (radiology, CT, MR, ultrasound,
+# nuclear medicine, surgical pathology, cytopathology) and the LOINC parts Radiology / Pathology used by
+# US Core and the Cancer Pathology Data Sharing IG (the same codes as ``nelm_fhir.narrative.sources``).
+_V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
+REPORT_CATEGORIES: tuple[str, ...] = (
+    *(f"{_V2_0074}|{c}" for c in ("RAD", "CT", "NMR", "RUS", "NMS", "SP", "CP")),
+    f"{LOINC}|LP29684-5", f"{LOINC}|LP7839-6",
+)
+REPORT_COUNT = 40
+REPORT_WINDOW_DAYS = 730  # engineering default, as the reader's ``Limits.window_days``
 
 
 def prefetch_templates(terminology: Terminology) -> dict[str, str]:
@@ -127,11 +142,22 @@ def prefetch_templates(terminology: Terminology) -> dict[str, str]:
         "medicationRequests": f"MedicationRequest?{_P}&_include=MedicationRequest:medication&_count={PAGE_SIZE}",
         "medicationStatements": f"MedicationStatement?{_P}&_include=MedicationStatement:medication&_count={PAGE_SIZE}",
     }
+    # Clinical documents for the text reader (issue 15): optional, never a 412. Newest first, at most
+    # REPORT_COUNT (the reader's own bound); the fallback fetcher adds a date window (``with_report_window``).
+    # The reader also reads the texts (conclusion, presentedForm) of the DiagnosticReports of ``reports``,
+    # keeping only radiology, nuclear-medicine and pathology ones (REPORT_CATEGORIES). Tumour-board notes have
+    # no verified LOINC document code, so documents are not filtered by type here: the reader keeps only
+    # radiology, nuclear-medicine, pathology and tumour-board documents.
+    templates["documents"] = f"DocumentReference?{_P}&status=current&_sort=-date&_count={REPORT_COUNT}"
     return templates
 
 
 # Without these the pathway cannot say anything: their absence is a 412, not a degraded answer.
 REQUIRED_KEYS = frozenset({"patient", "conditions"})
+# Report texts: read only to propose candidates (never to decide). Missing ones are noted, never a 412, and
+# their failures are kept apart (``ResolvedPrefetch.optional_failures``) so that the core cards do not change.
+REPORT_KEYS = frozenset({"documents"})  # ``reports`` serves ingest too (B27), so it is not optional
+OPTIONAL_KEYS = REPORT_KEYS
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
 _USER_TOKENS = {
@@ -162,6 +188,18 @@ class ResolvedPrefetch:
     queries: int = 0  # HTTP requests sent to fhirServer (pages included)
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    optional_failures: tuple[FetchFailure, ...] = ()  # report keys not had: said on the data-gap card only
+
+
+def with_report_window(templates: Mapping[str, str], as_of: dt.date,
+                       days: int = REPORT_WINDOW_DAYS) -> dict[str, str]:
+    """Return ``templates`` with the report keys limited to ``days`` before ``as_of`` (fallback queries only).
+
+    Prefetch tokens cannot compute a date, so discovery's templates bound reports by count; the queries this
+    service sends itself also carry ``date=ge…``.
+    """
+    since = (as_of - dt.timedelta(days=days)).isoformat()
+    return {k: (f"{v}&date=ge{since}" if k in REPORT_KEYS else v) for k, v in templates.items()}
 
 
 def render_template(template: str, context: Mapping[str, Any]) -> str | None:
@@ -325,6 +363,7 @@ def resolve_prefetch(
     allow: FhirAllow,
     issuer: str | None = None,
     required: frozenset[str] = REQUIRED_KEYS,
+    optional: frozenset[str] = OPTIONAL_KEYS,
 ) -> ResolvedPrefetch:
     """Return every template's data; raises PreconditionError (412) when required data cannot be had."""
     start = time.monotonic()
@@ -395,10 +434,13 @@ def resolve_prefetch(
         )
     if "patient" in templates and "patient" in data and data["patient"] is None:
         raise PreconditionError(f"Patient/{req.patient_id} does not exist on fhirServer or was prefetched as null")
+    optional_failures = tuple(sorted((f for f in failures if f.key in optional), key=lambda f: f.key))
+    failures = [f for f in failures if f.key not in optional]
     absent = sorted(f.key for f in failures if f.key not in req.prefetch)
     if req.fhir_server is None and absent:
         # Keys neither prefetched nor reported as failed, and no server to read them: the spec's 412.
         raise PreconditionError("prefetch keys missing and no fhirServer to read them from: " + ", ".join(absent))
     failures.sort(key=lambda f: f.key)
     return ResolvedPrefetch(data=data, fetched=tuple(sorted(fetched)), failures=tuple(failures), queries=queries,
-                            seconds=time.monotonic() - start, notes=tuple(notes))
+                            seconds=time.monotonic() - start, notes=tuple(notes),
+                            optional_failures=optional_failures)

@@ -39,8 +39,16 @@ from cds_hooks.logging_setup import bind_request_context
 from cds_hooks.observe import HookOutcome, notify
 from cds_hooks.orders import draft_orders_of, order_cards
 from cds_hooks.overrides import apply_overrides
-from cds_hooks.prefetch import PREFETCH_TEMPLATES, ResolvedPrefetch, prefetch_templates, resolve_prefetch
+from cds_hooks.prefetch import (
+    PREFETCH_TEMPLATES,
+    REPORT_KEYS,
+    ResolvedPrefetch,
+    prefetch_templates,
+    resolve_prefetch,
+    with_report_window,
+)
 from cds_hooks.privacy import hash_patient_id
+from cds_hooks.report_candidates import ReportReading, attachment_fetcher, read_reports
 from cds_hooks.security import current_client
 from cds_hooks.store import AuditRecord, store_of
 from cds_hooks.validate import validate_cds_response
@@ -73,7 +81,8 @@ class ServiceDefinition:
             "id": self.id,
             "prefetch": dict(self.prefetch if prefetch is None else prefetch),
             "usageRequirements": "Send the prefetch keys, or fhirServer with fhirAuthorization "
-            "(patient/Patient, Condition, Observation, Procedure, MedicationRequest, MedicationStatement read).",
+            "(patient/Patient, Condition, Observation, Procedure, MedicationRequest, MedicationStatement read; "
+            "optional: DiagnosticReport, DocumentReference, Binary read for report texts).",
         }
 
 
@@ -148,7 +157,8 @@ def _resolve(req: HookRequest, settings: Settings) -> ResolvedPrefetch:
     client = getattr(g, "nelm_client", None)
     issuer = getattr(client, "issuer", None)
     session = app.extensions["nelm_http_session"]
-    return resolve_prefetch(req, templates_of(app), session=session, timeout=settings.fhir_request_timeout_seconds,
+    templates = with_report_window(templates_of(app), today(app))  # fallback queries: recent reports only
+    return resolve_prefetch(req, templates, session=session, timeout=settings.fhir_request_timeout_seconds,
                             deadline_seconds=settings.fhir_deadline_seconds, allow=allow, issuer=issuer)
 
 
@@ -157,7 +167,9 @@ def _evaluate(req: HookRequest, resolved: ResolvedPrefetch) -> tuple[NelmProfile
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     now = today(app)
     try:
-        profile = ingest_record(app, resolved.data, patient_id=req.patient_id, now=now)
+        # Report texts never reach ingest: candidates from them cannot change a status (issue 15).
+        data = {k: v for k, v in resolved.data.items() if k not in REPORT_KEYS}
+        profile = ingest_record(app, data, patient_id=req.patient_id, now=now)
     except PatientMismatchError as exc:
         raise RequestError(f"prefetch holds data of another patient: {exc}", expression="prefetch") from None
     except NotABundleError as exc:
@@ -165,6 +177,19 @@ def _evaluate(req: HookRequest, resolved: ResolvedPrefetch) -> tuple[NelmProfile
     if not has_nelm(profile):
         return None
     return profile, evaluate_profile(app, profile, now=now)
+
+
+def _read_reports(req: HookRequest, settings: Settings, resolved: ResolvedPrefetch) -> ReportReading:
+    """Candidates from the report texts (after the evaluation, which never sees them); never fatal."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    allow = app.extensions.get("nelm_fhir_allow") or _default_allow(settings)
+    server = req.fhir_server if req.fhir_server and allow(getattr(getattr(g, "nelm_client", None), "issuer", None),
+                                                          req.fhir_server) else None
+    fetch = attachment_fetcher(base=server, token=req.fhir_authorization.access_token if req.fhir_authorization
+                               else None, session=app.extensions["nelm_http_session"],
+                               timeout=settings.fhir_request_timeout_seconds, max_bytes=2_000_000)
+    return read_reports(resolved.data, as_of=today(app), fetch=fetch, not_had=resolved.optional_failures,
+                        patient_id=req.patient_id)
 
 
 def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
@@ -180,7 +205,7 @@ def _answer(service: ServiceDefinition, req: HookRequest, settings: Settings,
         profile, evaluation = evaluated
         outcome["statuses"] = {r.modality.value: r.status.value for r in evaluation.results}
         return {"cards": patient_view_cards(evaluation, ctx, unreadable=[f.reason for f in resolved.failures],
-                                            profile=profile)}
+                                            profile=profile, reports=_read_reports(req, settings, resolved))}
     terminology = current_app.extensions["nelm_terminology"]
 
     def mapper(codings: list[dict[str, str]]) -> str | None:

@@ -19,6 +19,7 @@ from cds_hooks.config import Settings
 from cds_hooks.smart import launch as _launch_routes  # noqa: F401 - registers the routes
 from cds_hooks.smart import page as _page_routes  # noqa: F401 - registers the routes
 from cds_hooks.smart import reading as _reading_routes  # noqa: F401 - registers the routes
+from cds_hooks.smart import sdc_routes as _sdc_routes  # noqa: F401 - registers the routes
 from cds_hooks.smart.identity import new_jwks_cache
 from cds_hooks.smart.registry import RegistrationError, SmartRegistration, load_registrations
 from cds_hooks.smart.sessions import SmartSessionStore, engine_for

@@ -238,9 +238,15 @@ def callback() -> BaseResponse:
     new_sid = state.sessions.rotate(sid, session)
     log.info("smart launch complete for %s", hash_patient_id(patient, state.settings.id_hash_key),
              extra={"fields": {"iss": reg.iss, "tenant": session["tenant"], "fhir_user": fhir_user is not None}})
-    response = redirect(url_for("smart.app_page"), code=303)
+    response = redirect(landing_url(session["app_context"]), code=303)
     clear_pending_cookie(response, got_state, state.settings)
     return set_launch_cookies(response, new_sid, key, state.settings)
+
+
+def landing_url(app_context: object) -> str:
+    """Where a launch lands: the structured form when a data-gap card named a gap, else the pathway page."""
+    gap = app_context.get("gap") if isinstance(app_context, dict) else None
+    return url_for("smart.form_page" if isinstance(gap, str) else "smart.app_page")
 
 
 @blueprint.get("/dev-launch")
@@ -274,5 +280,5 @@ def dev_launch() -> BaseResponse:
     }
     # Like an EHR launch, a second dev launch (another tab, another patient) leaves the first one alone.
     sid = state.sessions.create(session)
-    return set_launch_cookies(redirect(url_for("smart.app_page"), code=303), sid, str(session["launch_key"]),
+    return set_launch_cookies(redirect(landing_url(session["app_context"]), code=303), sid, str(session["launch_key"]),
                               state.settings)

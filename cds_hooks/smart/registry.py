@@ -39,11 +39,13 @@ __all__ = [
 AUTH_METHODS = ("private_key_jwt", "client_secret_basic", "client_secret_post")
 ASYMMETRIC_ALGS = ("RS384", "ES384", "RS256", "ES256")
 
-# Read what the pathway needs; write only Observations (data capture).
+# Read what the pathway and the report reader need; write Observations (data capture) and, for the SDC form,
+# its QuestionnaireResponse and a Provenance.
 DEFAULT_SCOPES = (
     "launch openid fhirUser patient/Patient.rs patient/Condition.rs patient/Observation.rs "
     "patient/Procedure.rs patient/MedicationRequest.rs patient/MedicationStatement.rs "
-    "patient/Observation.cu"
+    "patient/DiagnosticReport.rs patient/DocumentReference.rs "
+    "patient/Observation.cu patient/QuestionnaireResponse.c patient/Provenance.c"
 )
 
 

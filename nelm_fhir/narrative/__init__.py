@@ -23,6 +23,7 @@ from nelm_fhir.narrative.sources import (
     ReportText,
     TextReading,
     ToFetch,
+    fetched_text,
     read_texts,
     report_kind,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "TextReaderUnavailableError",
     "TextReading",
     "ToFetch",
+    "fetched_text",
     "read_texts",
     "report_kind",
     "text_reader_enabled",

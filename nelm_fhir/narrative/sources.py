@@ -107,6 +107,7 @@ class ToFetch:
     date: dt.date | None
     url: str
     content_type: str
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,6 +245,26 @@ def _attachment_text(att: Mapping[str, Any], limits: Limits) -> tuple[str | None
     return (html_to_text(decoded) if ctype in _HTML_TYPES else decoded), None
 
 
+def fetched_text(item: ToFetch, data: bytes, content_type: str,
+                 limits: Limits | None = None) -> ReportText | ReadProblem:
+    """Return the text of an attachment the service fetched for ``item`` (bytes as served), or why not.
+
+    The same checks as for inline data apply (size, type, binary-declared-as-text, PDF text layer).
+    """
+    limits = limits or Limits()
+    if len(data) > limits.max_attachment_bytes:
+        return ReadProblem(document=item.document, section=item.section,
+                           message=f"attachment too large (over {limits.max_attachment_bytes} bytes)")
+    att = {"contentType": content_type or item.content_type, "data": base64.b64encode(data).decode("ascii")}
+    text, problem = _attachment_text(att, limits)
+    if problem is not None or text is None:
+        return ReadProblem(document=item.document, section=item.section, message=problem or "no text")
+    cleaned = neutralise(text)
+    truncated = len(cleaned) > limits.max_text_chars
+    return ReportText(document=item.document, section=item.section, kind=item.kind, date=item.date,
+                      title=item.title or item.kind.value, text=cleaned[: limits.max_text_chars], truncated=truncated)
+
+
 def _pieces(resource: Mapping[str, Any]) -> Iterable[tuple[str, str | None, Any]]:
     """(section, conclusion text, attachment) of a resource; one of the last two is None."""
     if resource.get("resourceType") == "DiagnosticReport":
@@ -298,7 +319,7 @@ def read_texts(resources: Iterable[Mapping[str, Any]], *, as_of: dt.date, limits
                 text, problem = _attachment_text(piece, limits)
             elif isinstance(piece, Mapping) and isinstance(piece.get("url"), str):
                 fetch.append(ToFetch(document=ref, section=section, kind=kind, date=date, url=piece["url"],
-                                     content_type=str(piece.get("contentType") or "")))
+                                     content_type=str(piece.get("contentType") or ""), title=title))
                 continue
             else:
                 text, problem = None, ("attachment has neither data nor url" if isinstance(piece, Mapping)
