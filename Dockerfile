@@ -13,7 +13,8 @@ COPY nelm_fhir ./nelm_fhir
 COPY cds_hooks ./cds_hooks
 # Wheels for the product and every dependency (at the versions CI tested: the constraints file), so the
 # runtime stage needs no compiler or cache.
-RUN pip wheel --constraint requirements/constraints.txt --wheel-dir /wheels .
+# The text reader (medspaCy, the optional `text` extra) is part of the image; NELM_TEXT_READER=off disables it.
+RUN pip wheel --constraint requirements/constraints.txt --wheel-dir /wheels '.[text]'
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,7 +25,7 @@ RUN groupadd --system --gid 10001 nelm \
  && useradd --system --uid 10001 --gid nelm --home-dir /app --no-create-home --shell /usr/sbin/nologin nelm
 WORKDIR /app
 COPY --from=build /wheels /wheels
-RUN pip install --no-index --find-links=/wheels nelm-pathways && rm -rf /wheels
+RUN pip install --no-index --find-links=/wheels 'nelm-pathways[text]' && rm -rf /wheels
 # Reviewed terminology, shipped trust examples, demo patients and the gunicorn settings.
 COPY mappings/ /app/mappings/
 COPY config/ /app/config/

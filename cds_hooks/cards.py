@@ -153,7 +153,7 @@ def _fit_facts(lines: list[str], facts: Sequence[FactLine], stale: frozenset[str
         return
     rest = len(facts) - len(shown)
     if not shown:  # the card is full: the facts stay in the extension and the app
-        line = f"**Decisive facts:** {rest} in the app."
+        line = f"**Decisive facts:** +{rest} in the app."
         if base + words(line) <= DETAIL_WORD_BUDGET:
             lines.insert(at, line)
         return
