@@ -49,6 +49,7 @@ from nelm_fhir.pathways.result import DataGap, Evaluation, Modality, ModalityRes
 __all__ = ["DETAIL_WORD_BUDGET", "patient_view_cards", "unreadable_data_card", "words"]
 
 TUMOUR_BOARD_EVIDENCE = ("[14]", "[15]")
+_APP_POINTER = "Every criterion and source: in the app."
 
 # What to order for a missing element (display, system, code). The engine's ``DataGap.order_label``
 # names the order when present; the code comes from here, else from the gap's first code. An element
@@ -224,11 +225,16 @@ def _headline_card(evaluation: Evaluation, ctx: CardContext, facts: Sequence[Fac
     tail = [f"Review by the NEN multidisciplinary tumour board is advised for every patient with NELM {board}."]
     if first is not None:
         tail.append(f"Evidence: {evidence_links(ctx, first.modality, first.evidence, limit=4)}")
-    tail.append("Every criterion and source: in the app.")
+    tail.append(_APP_POINTER)
     decisive = _decisive_facts([recommended[:1], contraindicated, recommended[1:], consider, unrated], facts)
     at = len(lines)
     lines += tail
     _fit_facts(lines, decisive, _stale_sources(evaluation), at=at)
+    if decisive and not any(x.startswith("**Decisive facts:** ") and not x.startswith("**Decisive facts:** +")
+                            for x in lines):
+        # A full card: the general pointer to the app gives way to the facts that decided (the link stays).
+        lines = [x for x in lines if not x.startswith("**Decisive facts:** ") and x != _APP_POINTER]
+        _fit_facts(lines, decisive, _stale_sources(evaluation), at=at)
     extension: dict[str, Any] = {"org.nelm-cds.pathway": {
         "rulesVersion": evaluation.rules_version,
         "configuration": evaluation.config_name,
