@@ -8,26 +8,22 @@ vignette patient; the product app served by werkzeug on a free loopback port. Sc
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from werkzeug.serving import make_server
 
 from cds_hooks.app import create_app
 from cds_hooks.config import REPO_ROOT
 from tests.smart.conftest import CLIENT_ID, SCOPES, load_vignette, make_settings, write_registration
+from tests.support.browser import ARGS, CHROMIUM, serving
 from tests.support.sekmet import FhirServer, free_port
 from tests.support.smart_auth_server import SmartAuthServer
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 FINDING = "https://nelm-cds.org/fhir/CodeSystem/nelm-finding"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.browser,
@@ -45,14 +41,8 @@ def live_app(tmp_path: Path, auth_server: SmartAuthServer) -> Iterator[str]:
     reg, jwks = write_registration(tmp_path, auth_server.iss)
     auth_server.register_client(CLIENT_ID, redirect_uri=f"{base}/smart/callback", scope=SCOPES, public_jwks=jwks)
     app = create_app(make_settings(tmp_path, reg, base=base))
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(app, port):
         yield base
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def badge(page: object, modality: str) -> str:

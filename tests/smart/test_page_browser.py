@@ -14,15 +14,12 @@ import datetime as dt
 import io
 import json
 import re
-import threading
 import unicodedata
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from cds_hooks.app import create_app
 from cds_hooks.clinical_text import MODALITY_NAMES, STATUS_LABELS, clinician_text
@@ -30,12 +27,9 @@ from cds_hooks.config import REPO_ROOT, Settings
 from cds_hooks.demo.patients import find_demo_bundle, load_demo_bundle
 from cds_hooks.evaluation import evaluate_record
 from nelm_fhir.pathways.result import Modality
+from tests.support.browser import CHROMIUM, chromium, serving
 from tests.support.browser_checks import axe_violations, screenshot, visible_internal_names
-from tests.support.sekmet import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 VIGNETTES = sorted(p.stem for p in (REPO_ROOT / "tests" / "vignettes").glob("V*.json"))
 STATUS_ORDER = ["recommended", "consider", "insufficient-data", "contraindicated", "not-recommended"]
 
@@ -51,27 +45,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flas
     """The development app (bundled vignettes, fixed evaluation date) on a free loopback port."""
     db = tmp_path_factory.mktemp("smart-page") / "nelm.sqlite3"
     app = create_app(Settings().with_(database_url=f"sqlite:///{db}", extra={"evaluation_date": "2026-11-26"}))
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serving(app) as base:
+        yield base, app
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def _page(browser: Any, width: int = 1280, height: int = 800, *, axe: bool = False) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from cds_hooks.app import create_app
 from cds_hooks.config import REPO_ROOT
@@ -24,14 +22,12 @@ from cds_hooks.smart.sdc_routes import lforms_installed
 from nelm_fhir.narrative.settings import text_reader_installed
 from tests.smart.conftest import CLIENT_ID, load_vignette, make_settings, write_registration
 from tests.smart.test_sdc_routes import REPORT_TEXT, SDC_SCOPES
+from tests.support.browser import ARGS, CHROMIUM, serving
 from tests.support.sekmet import FhirServer, free_port
 from tests.support.smart_auth_server import SmartAuthServer
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 FINDING = "https://nelm-cds.org/fhir/CodeSystem/nelm-finding"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.browser,
@@ -56,14 +52,8 @@ def live_app(tmp_path: Path, auth_server: SmartAuthServer) -> Iterator[str]:
     auth_server.register_client(CLIENT_ID, redirect_uri=f"{base}/smart/callback", scope=SDC_SCOPES,
                                 public_jwks=jwks)
     app = create_app(make_settings(tmp_path, reg, base=base))
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(app, port):
         yield base
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def test_lhc_forms_shows_a_proposal_with_its_sentence_and_submits(
